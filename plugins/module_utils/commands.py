@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: pppssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render the ssh argv, the pty command and the pppd peers file of a link.
+
+This is the only place that quotes anything. Two layers are quoted here:
+the shell (pppd runs the ``pty`` string with ``/bin/sh -c``) and pppd's own
+option-file words (double quotes with backslash escapes).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import shlex
+
+PPPD = '/usr/sbin/pppd'
+SSH = '/usr/bin/ssh'
+PEERS_DIR = '/etc/ppp/peers'
+LOG_DIR = '/var/log/pppssh'
+RUN_DIR = '/run'
+
+HEADER = ('# Managed by pppssh.vpn.pppssh_tunnel: every option of link %s.\n'
+          '# Edits are overwritten on the next run; change the module parameters instead.\n')
+CONFIG_MARK = '# pppssh-config: '
+
+
+def peer_name(name):
+    return 'pppssh-%s' % name
+
+
+def peers_path(name):
+    return '%s/%s' % (PEERS_DIR, peer_name(name))
+
+
+def log_path(name):
+    return '%s/%s.log' % (LOG_DIR, name)
+
+
+def pidfile_path(name):
+    """pppd writes ppp-LINKNAME.pid for ``linkname``; its second line is the interface."""
+    return '%s/ppp-%s.pid' % (RUN_DIR, peer_name(name))
+
+
+def ssh_argv(config):
+    """The ssh command pppd runs as its pty: batch mode, pinned host key, keepalives."""
+    options = [
+        ('BatchMode', 'yes'),
+        ('StrictHostKeyChecking', 'yes'),
+        ('ServerAliveInterval', str(config['keepalive_interval'])),
+        ('ServerAliveCountMax', str(config['keepalive_failures'])),
+        ('ConnectTimeout', str(config['connect_timeout'])),
+        ('ClearAllForwardings', 'yes'),
+        ('ForwardAgent', 'no'),
+        ('ForwardX11', 'no'),
+        ('LogLevel', 'ERROR'),
+    ]
+    if config.get('known_hosts_file'):
+        options += [('UserKnownHostsFile', config['known_hosts_file']),
+                    ('GlobalKnownHostsFile', '/dev/null')]
+    if config.get('identity_file'):
+        options += [('IdentityFile', config['identity_file']), ('IdentitiesOnly', 'yes')]
+    options += sorted(config.get('ssh_options', {}).items())
+
+    argv = [SSH, '-F', 'none', '-e', 'none', '-T']
+    for key, value in options:
+        argv += ['-o', '%s=%s' % (key, value)]
+    argv += ['-p', str(config['port']), '-l', config['user'], '--', config['server'],
+             config['remote_command']]
+    return argv
+
+
+def pty_command(config):
+    return ' '.join(shlex.quote(arg) for arg in ssh_argv(config))
+
+
+def pppd_word(text):
+    """Quote one word for a pppd options file."""
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def pppd_options(config):
+    """The pppd options of a link, one option per line, in a stable order."""
+    lines = [
+        'linkname %s' % peer_name(config['name']),
+        'ifname %s' % config['interface'],
+        'logfile %s' % log_path(config['name']),
+        'ipparam %s' % config['ipparam'],
+        'pty %s' % pppd_word(pty_command(config)),
+        'noauth',
+        'passive',
+        'nodefaultroute',
+        'lcp-echo-interval %d' % config['keepalive_interval'],
+        'lcp-echo-failure %d' % config['keepalive_failures'],
+    ]
+    if config['persist']:
+        lines += ['persist', 'maxfail 0', 'holdoff %d' % config['holdoff']]
+    else:
+        lines += ['nopersist']
+    if config.get('mtu'):
+        lines.append('mtu %d' % config['mtu'])
+    if config.get('mru'):
+        lines.append('mru %d' % config['mru'])
+    lines += {
+        'none': ['noccp'],
+        'deflate': ['deflate 15', 'nobsdcomp'],
+        'bsdcomp': ['bsdcomp 15', 'nodeflate'],
+    }[config['compression']]
+    if config.get('local_ip'):
+        lines.append('%s:%s' % (config['local_ip'], config['remote_ip']))
+    return lines
+
+
+def peers_file(config):
+    """The peers file: the pppd options, plus the effective configuration for ``status`` to read back."""
+    return (HEADER % config['name'] + CONFIG_MARK + json.dumps(config, sort_keys=True) + '\n'
+            + '\n'.join(pppd_options(config)) + '\n')
+
+
+def config_from_peers_file(text):
+    for line in (text or '').splitlines():
+        if line.startswith(CONFIG_MARK):
+            try:
+                return json.loads(line[len(CONFIG_MARK):])
+            except ValueError:
+                return None
+    return None
+
+
+def pppd_call_argv(name):
+    """Start a link from its peers file; pppd detaches once its options are accepted."""
+    return [PPPD, 'call', peer_name(name)]
+
+
+def systemd_unit(name):
+    return 'pppssh@%s.service' % name

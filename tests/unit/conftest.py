@@ -1,0 +1,20 @@
+"""Make the collection importable as ansible_collections.pppssh.vpn from a plain checkout."""
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _collection_root():
+    marker = os.sep + os.path.join('ansible_collections', 'pppssh', 'vpn')
+    if REPO.endswith(marker):
+        return os.path.dirname(os.path.dirname(os.path.dirname(REPO)))
+    root = os.path.join(REPO, '.build', 'collections')
+    link = os.path.join(root, 'ansible_collections', 'pppssh', 'vpn')
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    return root
+
+
+sys.path.insert(0, _collection_root())

@@ -1,0 +1,121 @@
+import json
+import shlex
+
+import pytest
+
+from ansible_collections.pppssh.vpn.plugins.module_utils import commands, options
+
+BASE = {'name': 'office', 'state': 'started', 'server': 'vpn.example.org',
+        'identity_file': '/etc/pppssh/keys/office', 'known_hosts_file': '/etc/pppssh/known_hosts',
+        'local_ip': '10.213.0.2', 'remote_ip': '10.213.0.1'}
+
+
+def config(**overrides):
+    return options.normalise(dict(BASE, **overrides))
+
+
+def pppd_words(line):
+    """Split one options-file line the way pppd's getword() does (quotes, backslash escapes)."""
+    words, word, quote, escaped, in_word = [], '', None, False, False
+    for char in line:
+        if escaped:
+            word += {'n': '\n', 't': '\t'}.get(char, char)
+            escaped = False
+        elif char == '\\':
+            escaped, in_word = True, True
+        elif quote:
+            if char == quote:
+                quote = None
+            else:
+                word += char
+        elif char in '"\'':
+            quote, in_word = char, True
+        elif char.isspace():
+            if in_word:
+                words.append(word)
+            word, in_word = '', False
+        else:
+            word += char
+            in_word = True
+    if in_word:
+        words.append(word)
+    return words
+
+
+def pty_argv(peers_text):
+    line = next(line for line in peers_text.splitlines() if line.startswith('pty '))
+    words = pppd_words(line)
+    assert words[0] == 'pty' and len(words) == 2
+    return shlex.split(words[1])
+
+
+def test_ssh_pins_the_host_key_and_never_prompts():
+    argv = commands.ssh_argv(config())
+    joined = ' '.join(argv)
+    assert argv[:4] == ['/usr/bin/ssh', '-F', 'none', '-e']
+    for option in ('BatchMode=yes', 'StrictHostKeyChecking=yes', 'UserKnownHostsFile=/etc/pppssh/known_hosts',
+                   'GlobalKnownHostsFile=/dev/null', 'IdentityFile=/etc/pppssh/keys/office',
+                   'IdentitiesOnly=yes', 'ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ClearAllForwardings=yes'):
+        assert option in argv, option
+    assert 'accept-new' not in joined
+    assert argv[-3:] == ['--', 'vpn.example.org', 'sudo -n /usr/sbin/pppd nodetach notty noauth']
+    assert argv[argv.index('-l') + 1] == 'vpn'
+
+
+def test_keepalives_are_tuned_together():
+    lines = commands.pppd_options(config(keepalive_interval=2, keepalive_failures=4))
+    argv = commands.ssh_argv(config(keepalive_interval=2, keepalive_failures=4))
+    assert 'lcp-echo-interval 2' in lines and 'lcp-echo-failure 4' in lines
+    assert 'ServerAliveInterval=2' in argv and 'ServerAliveCountMax=4' in argv
+
+
+@pytest.mark.parametrize('remote_command', [
+    'sudo -n /usr/sbin/pppd nodetach notty noauth',
+    'sudo -n /usr/sbin/pppd call "pppssh-a b"',
+    "echo 'single' \"double\" \\back\\slash $HOME `id` ; & | > #hash",
+])
+def test_pty_survives_both_quoting_layers(remote_command):
+    cfg = config(remote_command=remote_command, ssh_options={'Ciphers': 'aes128-ctr,chacha20-poly1305@openssh.com'})
+    assert pty_argv(commands.peers_file(cfg)) == commands.ssh_argv(cfg)
+    assert pty_argv(commands.peers_file(cfg))[-1] == remote_command
+
+
+def test_peers_file_names_link_interface_and_log():
+    lines = commands.pppd_options(config())
+    assert lines[:4] == ['linkname pppssh-office', 'ifname ppp-office', 'logfile /var/log/pppssh/office.log',
+                         'ipparam vpn']
+    assert '10.213.0.2:10.213.0.1' in lines
+    for option in ('noauth', 'persist', 'maxfail 0', 'holdoff 2', 'noccp', 'nodefaultroute'):
+        assert option in lines
+
+
+def test_persist_off_and_compression_choices():
+    assert 'nopersist' in commands.pppd_options(config(persist=False))
+    assert 'persist' not in commands.pppd_options(config(persist=False))
+    assert commands.pppd_options(config(compression='deflate'))[-3:-1] == ['deflate 15', 'nobsdcomp']
+    assert 'bsdcomp 15' in commands.pppd_options(config(compression='bsdcomp'))
+
+
+def test_no_addresses_when_the_server_assigns_them():
+    lines = commands.pppd_options(config(local_ip=None, remote_ip=None))
+    assert not [line for line in lines if ':' in line and not line.startswith('pty')]
+
+
+def test_mtu_mru():
+    lines = commands.pppd_options(config(mtu=1400, mru=1400))
+    assert 'mtu 1400' in lines and 'mru 1400' in lines
+
+
+def test_peers_file_carries_its_configuration():
+    cfg = config()
+    text = commands.peers_file(cfg)
+    assert commands.config_from_peers_file(text) == json.loads(json.dumps(cfg))
+    assert commands.config_from_peers_file('noauth\n') is None
+    assert text.startswith('# Managed by pppssh.vpn.pppssh_tunnel')
+
+
+def test_paths():
+    assert commands.peers_path('office') == '/etc/ppp/peers/pppssh-office'
+    assert commands.pidfile_path('office') == '/run/ppp-pppssh-office.pid'
+    assert commands.pppd_call_argv('office') == ['/usr/sbin/pppd', 'call', 'pppssh-office']
+    assert commands.systemd_unit('office') == 'pppssh@office.service'

@@ -1,0 +1,42 @@
+import os
+
+import pytest
+
+from ansible_collections.pppssh.vpn.plugins.module_utils import link
+
+
+def test_pidfile_before_and_after_the_interface_exists():
+    assert link.parse_pidfile('1234\n') == (1234, None)
+    assert link.parse_pidfile('1234\nppp-office\n') == (1234, 'ppp-office')
+    assert link.parse_pidfile('') == (None, None)
+    assert link.parse_pidfile(None) == (None, None)
+    assert link.parse_pidfile('garbage\n') == (None, None)
+
+
+@pytest.mark.parametrize('output, expected', [
+    ('5: ppp-office    inet 10.213.0.2 peer 10.213.0.1/32 scope global ppp-office\\       valid_lft forever',
+     ('10.213.0.2', '10.213.0.1')),
+    ('7: ppp0    inet 192.168.3.1 peer 192.168.3.2/32 scope global ppp0', ('192.168.3.1', '192.168.3.2')),
+    ('2: eth0    inet 192.168.213.11/24 brd 192.168.213.255 scope global eth0', ('192.168.213.11', None)),
+    ('', (None, None)),
+])
+def test_addresses(output, expected):
+    assert link.parse_addresses(output) == expected
+
+
+def test_stat_with_awkward_command_names():
+    assert link.parse_stat('42 (pppd) S 1 42 42 0 -1') == ('pppd', 1, 'S')
+    assert link.parse_stat('43 (a) b) (c) Z 42 43') == ('a) b) (c', 42, 'Z')
+
+
+def test_process_and_children_read_real_proc():
+    me = link.process(os.getpid())
+    assert me is not None and me[1] == os.getppid()
+    assert os.getpid() in link.children(os.getppid())
+    assert link.process(2 ** 22 + 1) is None
+
+
+def test_interface_counters_of_loopback():
+    counters = link.interface_counters('lo')
+    assert counters['up'] is True and counters['rx_bytes'] >= 0
+    assert link.interface_counters('ppp-nosuchlink') is None
