@@ -16,6 +16,14 @@ collection:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/pppssh
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/pppssh/vpn
 
+# ansible-lint (production profile), ansible-doc of every module, changelog fragments.
+lint: collection
+	bash scripts/lint.sh
+
+# ansible-test sanity on a git copy in .build/sanity (pip from PyPI, see scripts/sanity.sh).
+sanity:
+	bash scripts/sanity.sh
+
 unit: collection
 	$(BIN)/pytest -q tests/unit
 

@@ -27,7 +27,7 @@ CAUSES = (
      'add the server\'s host key to known_hosts_file (for example from /etc/ssh/ssh_host_ed25519_key.pub '
      'on the server); the module never accepts unknown keys'),
     ('auth_refused',
-     r'Permission denied \(|Too many authentication failures|no such identity|Load key .*: ',
+     r'Permission denied \((publickey|password|keyboard|hostbased|gssapi)|Too many authentication failures|no such identity|Load key .*: ',
      'the server refused the ssh key',
      'install the client\'s public key for the tunnel user on the server (authorized_keys), and check '
      'identity_file and user'),

@@ -43,6 +43,11 @@ def pidfile_path(name):
     return '%s/ppp-%s.pid' % (RUN_DIR, peer_name(name))
 
 
+def state_pidfile_path(name):
+    """The pid the module recorded when it started the link."""
+    return '/run/pppssh/%s.pid' % name
+
+
 def ssh_argv(config):
     """The ssh command pppd runs as its pty: batch mode, pinned host key, keepalives."""
     options = [
@@ -91,6 +96,7 @@ def pppd_options(config):
         'noauth',
         'passive',
         'nodefaultroute',
+        'noipv6',
         'lcp-echo-interval %d' % config['keepalive_interval'],
         'lcp-echo-failure %d' % config['keepalive_failures'],
     ]

@@ -69,13 +69,26 @@ def children(pid, proc='/proc'):
     return sorted(found)
 
 
-def pppd_pid(name, proc='/proc'):
-    """The pid of the link's pppd, or None. A stale pidfile (dead or reused pid) counts as none."""
-    pid, _interface = parse_pidfile(_read(commands.pidfile_path(name)))
-    if pid is None:
-        return None
+def is_link_pppd(pid, name, proc='/proc'):
+    """True if ``pid`` is a live pppd started with ``call pppssh-NAME`` (guards against reused pids)."""
     info = process(pid, proc)
-    return pid if info and info[0] == 'pppd' else None
+    if not info or info[0] != 'pppd':
+        return False
+    argv = (_read('%s/%d/cmdline' % (proc, pid)) or '').split('\0')
+    return any(argv[i] == 'call' and argv[i + 1] == commands.peer_name(name) for i in range(len(argv) - 1))
+
+
+def pppd_pid(name, proc='/proc'):
+    """The pid of the link's pppd, or None.
+
+    pppd removes its link pidfile while it waits to redial (holdoff), so the pid the
+    module recorded at start is the fallback; both are checked against /proc first.
+    """
+    for path in (commands.pidfile_path(name), commands.state_pidfile_path(name)):
+        pid, _interface = parse_pidfile(_read(path))
+        if pid is not None and is_link_pppd(pid, name, proc):
+            return pid
+    return None
 
 
 def interface_counters(interface, sys_net='/sys/class/net'):

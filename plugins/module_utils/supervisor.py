@@ -20,6 +20,7 @@ import time
 from ansible_collections.pppssh.vpn.plugins.module_utils import causes, commands, link
 
 LOCK_DIR = '/run/pppssh'
+PIDFILE_WAIT_S = 3
 POLL_S = 0.2
 STOP_TIMEOUT_S = 10
 
@@ -92,6 +93,7 @@ class Supervisor(object):
             ran = self._unit_active()
             self._run(['systemctl', 'stop', commands.systemd_unit(self.name)])
         pid = link.pppd_pid(self.name)
+        self._forget_pid()
         if pid is None:
             return ran
         pids = [pid] + link.children(pid)
@@ -123,6 +125,7 @@ class Supervisor(object):
         if rc != 0:
             self._fail(out + '\n' + err + '\n' + link.read_log_tail(self.name, offset),
                        'pppd refused to start (exit code %d): %s' % (rc, (err or out).strip()))
+        self._record_pid()
         started = time.time()
         deadline = started + connect_timeout
         while True:
@@ -138,6 +141,18 @@ class Supervisor(object):
             if time.time() > deadline:
                 self._fail(log, 'the link did not come up within connect_timeout=%d s' % connect_timeout)
             time.sleep(POLL_S)
+
+    def _record_pid(self):
+        """Keep the new pppd's pid: its own link pidfile disappears while it waits to redial."""
+        if _wait_until(lambda: link.pppd_pid(self.name) is not None, PIDFILE_WAIT_S):
+            with open(commands.state_pidfile_path(self.name), 'w') as handle:
+                handle.write('%d\n' % link.pppd_pid(self.name))
+
+    def _forget_pid(self):
+        try:
+            os.unlink(commands.state_pidfile_path(self.name))
+        except OSError:
+            pass
 
     def _fail(self, text, fallback):
         """Stop whatever this start left running, then raise with the clearest cause known."""

@@ -22,7 +22,7 @@ description:
   - A start that fails stops everything it started and names the cause (kernel without PPP, host key
     unknown or changed, ssh key refused, sudo refused, server unreachable, address clash, timeout).
 author:
-  - pppssh developers
+  - pppssh developers (!UNKNOWN)
 options:
   name:
     description:
@@ -126,8 +126,10 @@ notes:
   - Supports check mode (predicts C(changed)) and diff mode (the peers file before and after).
 attributes:
   check_mode:
+    description: Can run in check mode and return the predicted changed status without modifying the target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
 seealso:
   - name: VPN PPP-SSH Mini-HOWTO

@@ -49,3 +49,7 @@ def test_every_cause_has_problem_and_fix():
     names = [cause[0] for cause in causes.CAUSES]
     assert len(names) == len(set(names))
     assert causes.FATAL <= set(names)
+
+
+def test_kernel_permission_errors_are_not_auth_refusals():
+    assert causes.classify('sif6addr: ioctl(SIOCSIFADDR): Permission denied (line 2986)') is None

@@ -40,3 +40,16 @@ def test_interface_counters_of_loopback():
     counters = link.interface_counters('lo')
     assert counters['up'] is True and counters['rx_bytes'] >= 0
     assert link.interface_counters('ppp-nosuchlink') is None
+
+
+def test_only_the_links_own_pppd_counts(tmp_path):
+    proc = tmp_path
+    for pid, comm, cmdline in [(10, 'pppd', 'pppd\0call\0pppssh-office\0'), (11, 'pppd', 'pppd\0call\0pppssh-other\0'),
+                               (12, 'bash', 'bash\0call\0pppssh-office\0')]:
+        (proc / str(pid)).mkdir()
+        (proc / str(pid) / 'stat').write_text('%d (%s) S 1 0 0' % (pid, comm))
+        (proc / str(pid) / 'cmdline').write_text(cmdline)
+    assert link.is_link_pppd(10, 'office', str(proc))
+    assert not link.is_link_pppd(11, 'office', str(proc))
+    assert not link.is_link_pppd(12, 'office', str(proc))
+    assert not link.is_link_pppd(13, 'office', str(proc))

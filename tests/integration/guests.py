@@ -1,0 +1,91 @@
+"""Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests."""
+import json
+import os
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RIG = os.path.join(REPO, 'rig', 'rig')
+RIG_DIR = os.environ.get('PPPSSH_RIG_DIR', '/var/tmp/pppssh-rig')
+VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+COLLECTIONS = os.path.join(REPO, '.build', 'collections')
+
+
+def rig(*args, check=True, timeout=900):
+    result = subprocess.run([RIG] + list(args), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError('rig %s failed (%d):\n%s\n%s' % (' '.join(args), result.returncode,
+                                                              result.stdout[-3000:], result.stderr[-3000:]))
+    return result
+
+
+class Guest(object):
+    def __init__(self, name, ip):
+        self.name = name
+        self.ip = ip
+
+    def sh(self, script, check=True, timeout=120):
+        """Run a shell script as root in the guest; returns CompletedProcess."""
+        result = rig('ssh', self.name, script, check=False, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError('%s: %r failed (%d):\n%s\n%s' % (self.name, script, result.returncode,
+                                                                  result.stdout, result.stderr))
+        return result
+
+    def out(self, script, **kwargs):
+        return self.sh(script, **kwargs).stdout
+
+    def processes(self, comm):
+        """Pids of processes named ``comm`` (from /proc/PID/comm, exact match)."""
+        text = self.out("for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null) && "
+                        "[ \"$c\" = %s ] && echo ${p#/proc/}; done; true" % comm)
+        return sorted(int(pid) for pid in text.split())
+
+    def ppp_interfaces(self):
+        return sorted(name for name in self.out('ls /sys/class/net').split() if name.startswith('ppp'))
+
+    def wait_for(self, predicate, timeout=15, what='condition'):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.5)
+        raise AssertionError('%s: %s not reached within %d s' % (self.name, what, timeout))
+
+
+def inventory(path, guests):
+    key = os.path.join(RIG_DIR, 'id_ed25519')
+    lines = ['[all]']
+    for guest in guests:
+        lines.append('%s ansible_host=%s' % (guest.name, guest.ip))
+    lines += ['', '[all:vars]', 'ansible_user=root', 'ansible_ssh_private_key_file=%s' % key,
+              'ansible_python_interpreter=/usr/bin/python3',
+              "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'"]
+    with open(path, 'w') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    return path
+
+
+def ansible_env():
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_HOST_KEY_CHECKING='False',
+               ANSIBLE_PIPELINING='True', ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='json',
+               ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False')
+    env['PATH'] = VENV_BIN + os.pathsep + env.get('PATH', '')
+    return env
+
+
+def run_module(inventory_path, host, module, args, check=False, diff=False, timeout=300):
+    """Run one module on one host through ansible; returns (result dict, seconds)."""
+    argv = [os.path.join(VENV_BIN, 'ansible'), '-i', inventory_path, host, '-m', module, '-a', json.dumps(args)]
+    argv += ['--check'] if check else []
+    argv += ['--diff'] if diff else []
+    started = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
+    elapsed = time.time() - started
+    try:
+        report = json.loads(proc.stdout)
+        result = report['plays'][0]['tasks'][0]['hosts'][host]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError('ansible gave no result (rc %d):\n%s\n%s'
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return result, elapsed
