@@ -6,7 +6,7 @@ COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup collection lint sanity unit integration test lab lab-down bench clean
+.PHONY: setup collection lint sanity unit integration test clean
 
 setup:
 	bash scripts/setup-host.sh
@@ -27,10 +27,12 @@ sanity:
 unit: collection
 	$(BIN)/pytest -q tests/unit
 
+# Boots two User-mode Linux guests (rig/) and drives real pppd, sshd and sudo through Ansible.
 integration: collection
-	$(BIN)/pytest -v tests/integration
+	$(BIN)/pytest -v tests/integration; status=$$?; rig/rig down; exit $$status
 
-test: unit integration
+# Everything CI runs (.ci/run): static checks first, guests last.
+test: lint sanity unit integration
 
 clean:
 	rm -rf .build tests/output

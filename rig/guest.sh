@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# guest.sh <command> ...: start, wait for, stop and reach UML guests (see rig/rig).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+tap_of() { printf 'rt-%s\n' "$1"; }
+
+console_tail() {
+    local f
+    f=$(guest_dir "$1")/console.log
+    [[ -r $f ]] || return 0
+    printf -- '--- last lines of %s ---\n' "$f" >&2
+    tail -n "${2:-25}" "$f" >&2
+}
+
+cmd_start() {
+    local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0
+    shift 2 || die "usage: start NAME IP [--mem 256M] [--init shell|systemd] [--fresh]"
+    while (($#)); do
+        case $1 in
+        --mem) mem=${2:?--mem needs a value}; shift 2 ;;
+        --init) init=${2:?--init needs shell or systemd}; shift 2 ;;
+        --fresh) fresh=1; shift ;;
+        *) die "start: unknown option '$1'" ;;
+        esac
+    done
+    check_name "$name"
+    if ! [[ $ip =~ ^192\.168\.213\.([0-9]{1,3})$ ]] ||
+        ((BASH_REMATCH[1] < 2 || BASH_REMATCH[1] > 254)); then
+        die "bad guest address '$ip' (want 192.168.213.2-254)"
+    fi
+    local init_path
+    case $init in
+    shell) init_path=/sbin/pppssh-rig-init ;;
+    systemd) init_path=/lib/systemd/systemd ;;
+    *) die "--init must be shell or systemd" ;;
+    esac
+    need_root
+    need "$RIG_UML" ip setsid ssh
+    [[ -s $RIG_IMAGE ]] || die "no image at $RIG_IMAGE: run 'rig/rig image' first"
+    local pid o_pid o_name o_ip o_dir
+    if pid=$(guest_pid "$name"); then die "guest $name is already running (pid $pid)"; fi
+    while read -r o_pid o_name o_ip o_dir; do
+        [[ $o_name == "$name" ]] &&
+            die "name $name is taken by a running guest of PPPSSH_RIG_DIR=$o_dir (pid $o_pid)"
+        [[ $o_ip == "$ip" ]] &&
+            die "address $ip is taken by running guest $o_name of PPPSSH_RIG_DIR=$o_dir (pid $o_pid)"
+    done < <(all_guests)
+    "$RIG_SRC/net.sh" up
+
+    local dir stamp tap
+    dir=$(guest_dir "$name")
+    mkdir -p "$dir" "$RIG_UML_DIR"
+    stamp=$(cat "$RIG_IMAGE.stamp" 2>/dev/null || echo none)
+    if ((fresh)); then
+        rm -f "$dir/disk.cow"
+    elif [[ -e $dir/disk.cow && $(cat "$dir/image.stamp" 2>/dev/null) != "$stamp" ]]; then
+        # A COW file is only valid over the exact image it was made on.
+        log "image was rebuilt since $name was created: discarding its disk state"
+        rm -f "$dir/disk.cow"
+    fi
+    [[ -e $dir/disk.cow ]] || printf '%s\n' "$stamp" >"$dir/image.stamp"
+
+    tap=$(tap_of "$name")
+    ip -n "$RIG_NETNS" link del "$tap" 2>/dev/null || true
+    ip -n "$RIG_NETNS" tuntap add "$tap" mode tap vnet_hdr
+    ip -n "$RIG_NETNS" link set "$tap" master "$RIG_BRIDGE" up
+
+    # shellcheck disable=SC2054 # commas belong to UML options
+    local args=(
+        "mem=$mem" "umid=pppssh-$name" "uml_dir=$RIG_UML_DIR"
+        "ubd0=$dir/disk.cow,$RIG_IMAGE" root=/dev/ubda rw
+        "hostfs=$RIG_UML_MODULES"
+        "vec0:transport=tap,ifname=$tap,depth=128,gro=1"
+        con0=null,fd:1 con=null ssl=null
+        ipv6.disable_ipv6=1 "rig_name=$name" "rig_ip=$ip/24" "init=$init_path"
+    )
+    [[ ! -e $dir/console.log ]] || mv -f "$dir/console.log" "$dir/console.log.old"
+    printf '%s\n' "$ip" >"$dir/ip"
+    printf '%s\n' "$init" >"$dir/init"
+    now >"$dir/started"
+    printf '%s %s\n' "$RIG_UML" "${args[*]}" >"$dir/cmdline"
+    # setsid: the guest's host processes form one session, so stop finds them all.
+    setsid ip netns exec "$RIG_NETNS" "$RIG_UML" "${args[@]}" \
+        </dev/null >"$dir/console.log" 2>&1 &
+    pid=$!
+    printf '%s\n' "$pid" >"$dir/pid"
+    sleep 0.3
+    if ! kill -0 "$pid" 2>/dev/null; then
+        console_tail "$name"
+        die "guest $name died at once"
+    fi
+    log "started $name ($ip, init $init, mem $mem) pid $pid"
+}
+
+cmd_wait() {
+    local name=${1:?usage: wait NAME [TIMEOUT]} timeout=${2:-60} ip started t0
+    need ssh timeout
+    ip=$(guest_ip "$name")
+    started=$(cat "$(guest_dir "$name")/started")
+    t0=$(now)
+    local -a opts
+    mapfile -t opts < <(ssh_opts)
+    while :; do
+        guest_pid "$name" >/dev/null || { console_tail "$name"; die "guest $name is not running"; }
+        # Probe the port cheaply first: an ssh attempt on a booting guest costs seconds.
+        # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+        if timeout 0.3 bash -c 'exec 3<>"/dev/tcp/$1/22"' _ "$ip" 2>/dev/null &&
+            timeout 10 ssh "${opts[@]}" -o ConnectTimeout=2 "$ip" true </dev/null 2>/dev/null; then
+            log "$name ($ip) answers ssh, $(elapsed "$started")s after start"
+            return 0
+        fi
+        if awk -v e="$(elapsed "$t0")" -v t="$timeout" 'BEGIN { exit !(e >= t) }'; then
+            console_tail "$name"
+            die "guest $name: no ssh after ${timeout}s"
+        fi
+        sleep 0.2
+    done
+}
+
+# Processes of a guest: the session its UML main process leads.
+session_pids() { ps -e -o pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'; }
+
+cmd_stop() {
+    local name=${1:?usage: stop NAME} dir pid
+    need_root
+    dir=$(guest_dir "$name")
+    if pid=$(guest_pid "$name"); then
+        # A TERMed UML dies without flushing the guest's page cache: sync first.
+        local -a opts
+        mapfile -t opts < <(ssh_opts)
+        timeout 10 ssh "${opts[@]}" -o ConnectTimeout=2 "$(guest_ip "$name")" sync \
+            </dev/null >/dev/null 2>&1 || log "$name: sync over ssh failed, stopping anyway"
+        kill_guest "$pid"
+        log "stopped $name"
+    elif all_guests | awk -v n="$name" '$2 == n { f = 1 } END { exit !f }'; then
+        log "$name is not running here; the running $name belongs to another rig dir"
+        return 0
+    else
+        log "$name is not running"
+    fi
+    rm -f "$dir/pid"
+    ip -n "$RIG_NETNS" link del "$(tap_of "$name")" 2>/dev/null || true
+}
+
+cmd_destroy() {
+    local name=${1:?usage: destroy NAME}
+    check_name "$name"
+    cmd_stop "$name"
+    rm -rf "$(guest_dir "$name")"
+    log "destroyed $name"
+}
+
+# Stop a guest by its pid alone (one of another rig dir, or an orphan).
+kill_guest() {
+    local pid=$1 i left
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    left=$(session_pids "$pid")
+    # shellcheck disable=SC2086
+    if [[ -n $left ]]; then kill -KILL $left 2>/dev/null || true; fi
+}
+
+cmd_down() {
+    local d all=0 pid name ip dir others=()
+    [[ ${1:-} == --all ]] && all=1
+    need_root
+    for d in "$RIG_GUESTS"/*/; do
+        [[ -d $d ]] || continue
+        if guest_pid "$(basename "$d")" >/dev/null; then cmd_stop "$(basename "$d")"; fi
+    done
+    while read -r pid name ip dir; do
+        [[ -n $pid ]] || continue
+        if ((all)) || [[ $dir == "$RIG_DIR" ]]; then
+            log "stopping $name ($ip) of PPPSSH_RIG_DIR=$dir"
+            kill_guest "$pid"
+        else
+            others+=("$name($dir)")
+        fi
+    done < <(all_guests)
+    if ((${#others[@]})); then
+        log "network left up: guests of other rig dirs still run: ${others[*]} (down --all stops them)"
+        return 0
+    fi
+    # Anything else still in our netns is a stray of ours.
+    local strays
+    strays=$(ip netns pids "$RIG_NETNS" 2>/dev/null || true)
+    if [[ -n $strays ]]; then
+        log "killing stray processes in netns $RIG_NETNS: $strays"
+        # shellcheck disable=SC2086
+        kill -KILL $strays 2>/dev/null || true
+        sleep 0.5
+    fi
+    "$RIG_SRC/net.sh" down
+}
+
+cmd_ssh() {
+    local name=${1:?usage: ssh NAME [CMD...]} ip
+    shift
+    ip=$(guest_ip "$name")
+    local -a opts
+    mapfile -t opts < <(ssh_opts)
+    if (($# == 0)) && [[ -t 0 ]]; then opts+=(-t); fi
+    exec ssh "${opts[@]}" "$ip" "$@"
+}
+
+cmd_list() {
+    local d name state
+    for d in "$RIG_GUESTS"/*/; do
+        [[ -r $d/ip ]] || continue
+        name=$(basename "$d")
+        state=stopped
+        if guest_pid "$name" >/dev/null; then state=running; fi
+        printf '%s\t%s\t%s\t%s\n' "$name" "$(<"$d/ip")" "$(cat "$d/init" 2>/dev/null)" "$state"
+    done
+}
+
+cmd_ssh_config() {
+    local d
+    printf '# ssh -F FILE NAME, with FILE holding this output (pppssh rig guests)\n'
+    for d in "$RIG_GUESTS"/*/; do
+        [[ -r $d/ip ]] || continue
+        printf 'Host %s\n    HostName %s\n' "$(basename "$d")" "$(<"$d/ip")"
+    done
+    cat <<CONFIG
+Host *
+    User root
+    IdentityFile $RIG_KEY
+    IdentitiesOnly yes
+    BatchMode yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+CONFIG
+}
+
+cmd=${1:?usage: guest.sh COMMAND ...}
+shift
+case $cmd in
+start) cmd_start "$@" ;;
+wait) cmd_wait "$@" ;;
+stop) check_name "${1:-}"; cmd_stop "$@" ;;
+destroy) cmd_destroy "$@" ;;
+down) cmd_down "$@" ;;
+ssh) cmd_ssh "$@" ;;
+ip) guest_ip "${1:?usage: ip NAME}" ;;
+list) cmd_list ;;
+ps) all_guests ;;
+ssh-config) cmd_ssh_config ;;
+*) die "unknown command '$cmd'" ;;
+esac

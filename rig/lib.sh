@@ -1,0 +1,94 @@
+# shellcheck shell=bash disable=SC2034 # variables are used by the scripts sourcing this
+# Common settings and helpers for the rig; sourced by rig/rig and its parts.
+
+RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG_DIR=${PPPSSH_RIG_DIR:-/var/tmp/pppssh-rig}
+RIG_IMAGE=$RIG_DIR/image.ext4
+RIG_KEY=$RIG_DIR/id_ed25519
+RIG_GUESTS=$RIG_DIR/guests
+RIG_UML_DIR=$RIG_DIR/uml
+RIG_NETNS=pppssh-rig
+RIG_BRIDGE=rigbr0
+RIG_HOST_IF=rig-host
+RIG_BR_PORT=rig-brport
+RIG_HOST_IP=192.168.213.1
+RIG_UML=/usr/bin/linux
+RIG_UML_MODULES=/usr/lib/uml/modules
+
+log() { printf 'rig: %s\n' "$*" >&2; }
+die() { printf 'rig: error: %s\n' "$*" >&2; exit 1; }
+
+# need CMD...: die naming the Debian packages of the missing commands.
+need() {
+    local missing=() c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 && continue
+        case ${c##*/} in
+        linux) missing+=("$c(user-mode-linux)") ;;
+        mkfs.ext4) missing+=("$c(e2fsprogs)") ;;
+        ssh | ssh-keygen) missing+=("$c(openssh-client)") ;;
+        ip) missing+=("$c(iproute2)") ;;
+        setsid | flock | mountpoint) missing+=("$c(util-linux)") ;;
+        *) missing+=("$c") ;;
+        esac
+    done
+    ((${#missing[@]} == 0)) ||
+        die "missing host commands: ${missing[*]}; run scripts/setup-host.sh"
+}
+
+need_root() { ((EUID == 0)) || die "must run as root"; }
+
+# Seconds since the epoch with millisecond resolution, for timings.
+now() { date +%s.%3N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+ssh_opts() {
+    printf '%s\n' -F /dev/null -i "$RIG_KEY" -l root \
+        -o IdentitiesOnly=yes -o BatchMode=yes \
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o LogLevel=ERROR -o ConnectTimeout=5
+}
+
+guest_dir() { printf '%s/%s\n' "$RIG_GUESTS" "$1"; }
+
+check_name() {
+    [[ $1 =~ ^[a-z][a-z0-9-]{0,11}$ ]] ||
+        die "bad guest name '$1' (want [a-z][a-z0-9-]{0,11})"
+}
+
+guest_pid() {
+    local f pid args
+    f=$(guest_dir "$1")/pid
+    [[ -r $f ]] || return 1
+    pid=$(<"$f")
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+    # Guard against a reused pid.
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ " $args " == *" umid=pppssh-$1 "* ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+guest_ip() {
+    local f
+    f=$(guest_dir "$1")/ip
+    [[ -r $f ]] || die "unknown guest '$1'"
+    cat "$f"
+}
+
+# Every running guest in the rig's netns, whatever its rig dir (the netns, the
+# taps and the addresses are shared by all): lines "PID NAME IP RIG_DIR".
+all_guests() {
+    local pids
+    pids=$(ip netns pids "$RIG_NETNS" 2>/dev/null | tr '\n' ' ') || true
+    [[ -n $pids ]] || return 0
+    ps -ww -eo pid=,sid=,args= | awk -v pids=" $pids" '
+        $1 == $2 && index(pids, " " $1 " ") && / umid=pppssh-/ && / rig_ip=/ {
+            name = ip = dir = ""
+            for (i = 3; i <= NF; i++) {
+                if ($i ~ /^umid=pppssh-/) name = substr($i, 13)
+                else if ($i ~ /^rig_ip=/) { ip = substr($i, 8); sub(/\/.*/, "", ip) }
+                else if ($i ~ /^uml_dir=/) { dir = substr($i, 9); sub(/\/uml$/, "", dir) }
+            }
+            print $1, name, ip, dir
+        }'
+}
