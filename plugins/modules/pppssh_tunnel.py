@@ -291,8 +291,12 @@ def preflight(module, config):
     for field in ('identity_file', 'known_hosts_file'):
         path = config.get(field)
         if path and not os.path.isfile(path):
-            module.fail_json(msg='%s: %s does not exist. Fix: create it first (the pppssh_client role does)'
-                             % (field, path), cause='%s_missing' % field)
+            message = '%s: %s does not exist. Fix: create it first (the pppssh_client role does)' % (field, path)
+            if module.check_mode:
+                # A check run before the key exists: predict the start, do not fail the run.
+                module.warn(message)
+            else:
+                module.fail_json(msg=message, cause='%s_missing' % field)
 
 
 def result_from(status, config, last_error=None, cause=None):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from guests import REPO, Guest, inventory, rig, run_module
+from guests import REPO, Guest, booted, inventory, run_module
 
 SERVER = Guest('itserver', '192.168.213.30')
 CLIENT = Guest('itclient', '192.168.213.31')
@@ -36,22 +36,11 @@ def client_key_and_pin(client, server):
     return client.out('cat %s.pub' % KEY)
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
 def guests(tmp_path_factory):
-    rig('image', timeout=1800)
-    rig('net-up')
-    for guest in (SERVER, CLIENT):
-        rig('destroy', guest.name, check=False)
-        rig('start', guest.name, guest.ip, '--fresh')
-    try:
-        for guest in (SERVER, CLIENT):
-            rig('wait', guest.name, '120')
+    with booted([SERVER, CLIENT]):
         howto_server(SERVER, client_key_and_pin(CLIENT, SERVER))
         yield inventory(str(tmp_path_factory.mktemp('inv') / 'hosts.ini'), [SERVER, CLIENT])
-    finally:
-        if not os.environ.get('PPPSSH_KEEP_GUESTS'):
-            for guest in (SERVER, CLIENT):
-                rig('destroy', guest.name, check=False)
 
 
 @pytest.fixture(scope='session')

@@ -1,4 +1,5 @@
 """Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests."""
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,24 @@ def rig(*args, check=True, timeout=900):
         raise AssertionError('rig %s failed (%d):\n%s\n%s' % (' '.join(args), result.returncode,
                                                               result.stdout[-3000:], result.stderr[-3000:]))
     return result
+
+
+@contextlib.contextmanager
+def booted(guests):
+    """Fresh guests for the duration of a block; destroyed after (PPPSSH_KEEP_GUESTS=1 keeps them)."""
+    rig('image', timeout=1800)
+    rig('net-up')
+    for guest in guests:
+        rig('destroy', guest.name, check=False)
+        rig('start', guest.name, guest.ip, '--fresh')
+    try:
+        for guest in guests:
+            rig('wait', guest.name, '180')
+        yield guests
+    finally:
+        if not os.environ.get('PPPSSH_KEEP_GUESTS'):
+            for guest in guests:
+                rig('destroy', guest.name, check=False)
 
 
 class Guest(object):
@@ -89,3 +108,34 @@ def run_module(inventory_path, host, module, args, check=False, diff=False, time
         raise AssertionError('ansible gave no result (rc %d):\n%s\n%s'
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return result, elapsed
+
+
+def run_playbook(inventory_path, playbook, extra_args=(), timeout=1800):
+    """ansible-playbook with the json callback; returns (report dict, seconds)."""
+    argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory_path, playbook] + list(extra_args)
+    started = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
+    elapsed = time.time() - started
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError('ansible-playbook gave no report (rc %d):\n%s\n%s'
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return report, elapsed
+
+
+def failures(report):
+    """'host: task: msg' for every failed or unreachable task result in a json-callback report."""
+    found = []
+    for play in report['plays']:
+        for task in play['tasks']:
+            for host, result in task['hosts'].items():
+                if (result.get('failed') or result.get('unreachable')) and not result.get('ignore_errors'):
+                    found.append('%s: %s: %s' % (host, task['task']['name'], result.get('msg')))
+    return found
+
+
+def changed_tasks(report):
+    return ['%s: %s' % (host, task['task']['name'])
+            for play in report['plays'] for task in play['tasks']
+            for host, result in task['hosts'].items() if result.get('changed')]

@@ -1,0 +1,127 @@
+"""playbooks/site.yml rolls out a fleet: one server, two pool clients (one with a LAN behind it)
+and one client with fixed addresses; a rerun changes nothing; removing a client leaves the others up."""
+import json
+import os
+
+import pytest
+
+from guests import REPO, RIG_DIR, Guest, booted, changed_tasks, failures, run_playbook
+
+SITE = os.path.join(REPO, 'playbooks', 'site.yml')
+SERVER = Guest('sserver', '192.168.213.50')
+POOL1 = Guest('sclient1', '192.168.213.51')
+POOL2 = Guest('sclient2', '192.168.213.52')
+FIXED = Guest('sclient3', '192.168.213.53')
+CLIENTS = (POOL1, POOL2, FIXED)
+LAN_BEHIND_POOL2 = '172.30.2.0/24'
+LAN_HOST = '172.30.2.1'
+
+
+def write_inventory(path, absent=()):
+    clients = {}
+    for guest in CLIENTS:
+        clients[guest.name] = {'ansible_host': guest.ip}
+        if guest.name in absent:
+            clients[guest.name]['pppssh_client_state'] = 'absent'
+    clients[POOL2.name]['pppssh_client_subnets'] = [LAN_BEHIND_POOL2]
+    clients[FIXED.name].update(pppssh_client_local_ip='10.99.0.2', pppssh_client_remote_ip='10.99.0.1')
+    inventory = {'all': {
+        'vars': {'ansible_user': 'root', 'ansible_python_interpreter': '/usr/bin/python3',
+                 'ansible_ssh_private_key_file': os.path.join(RIG_DIR, 'id_ed25519'),
+                 'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'},
+        'children': {
+            'pppssh_servers': {'hosts': {SERVER.name: {'ansible_host': SERVER.ip}}},
+            'pppssh_clients': {'hosts': clients},
+        }}}
+    with open(path, 'w') as handle:
+        json.dump(inventory, handle, indent=2)
+    return path
+
+
+def link_addresses(guest):
+    """(local, peer) of the client's ppp-NAME interface, or None."""
+    text = guest.out('ip -4 -o addr show dev ppp-%s 2>/dev/null; true' % guest.name)
+    words = text.split()
+    if 'peer' not in words:
+        return None
+    return words[words.index('inet') + 1], words[words.index('peer') + 1].split('/')[0]
+
+
+def pings(source, address):
+    return source.sh('ping -n -q -c 3 -i 0.2 -W 2 %s' % address, check=False).returncode == 0
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    with booted((SERVER,) + CLIENTS):
+        # A LAN behind client 2 (HOWTO section 8): one address stands for the whole subnet.
+        POOL2.sh('ip link add lan0 type dummy && ip addr add %s/24 dev lan0 && ip link set lan0 up' % LAN_HOST)
+        yield str(tmp_path_factory.mktemp('fleet') / 'inventory.json')
+
+
+@pytest.fixture(scope='module')
+def converged(fleet, timings):
+    report, seconds = run_playbook(write_inventory(fleet), SITE)
+    timings['site_first_run_s'] = round(seconds, 1)
+    timings['site_tasks_per_host'] = dict((host, stats['ok'] + stats['changed'] + stats['skipped'])
+                                          for host, stats in report['stats'].items())
+    assert failures(report) == []
+    return report
+
+
+def test_every_link_comes_up_with_distinct_addresses(converged):
+    pairs = dict((guest.name, link_addresses(guest)) for guest in CLIENTS)
+    assert all(pairs.values()), pairs
+    assert pairs[FIXED.name] == ('10.99.0.2', '10.99.0.1')
+    used = [address for pair in pairs.values() for address in pair]
+    assert len(used) == len(set(used)), pairs
+    server_ppp = SERVER.ppp_interfaces()
+    assert len(server_ppp) == 3, server_ppp
+
+
+def test_pings_cross_every_tunnel_both_ways(converged):
+    for guest in CLIENTS:
+        local, remote = link_addresses(guest)
+        assert pings(guest, remote), '%s -> server end %s' % (guest.name, remote)
+        assert pings(SERVER, local), 'server -> %s end %s' % (guest.name, local)
+
+
+def test_the_lan_behind_a_client_is_routed_from_the_server(converged):
+    assert pings(SERVER, LAN_HOST)
+
+
+def test_second_run_changes_nothing(converged, fleet, timings):
+    report, seconds = run_playbook(write_inventory(fleet), SITE)
+    timings['site_rerun_s'] = round(seconds, 1)
+    assert failures(report) == []
+    assert changed_tasks(report) == []
+    assert all(stats['changed'] == 0 for stats in report['stats'].values())
+
+
+def test_server_grants_each_key_one_pppd_call_only(converged):
+    sudoers = SERVER.out('cat /etc/sudoers.d/pppssh')
+    rules = [line for line in sudoers.splitlines() if line.strip() and not line.startswith('#')]
+    assert rules and all('/usr/sbin/pppd call pppssh-' in rule for rule in rules), rules
+    keys = SERVER.out('cat ~vpn/.ssh/authorized_keys')
+    lines = [line for line in keys.splitlines() if line.strip() and not line.startswith('#')]
+    assert len(lines) == 3
+    assert all(line.startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-') for line in lines)
+
+
+def test_removing_a_client_leaves_the_others_up(converged, fleet, timings):
+    kept = (POOL2, FIXED)
+    pids = dict((guest.name, guest.processes('pppd')) for guest in kept)
+    report, seconds = run_playbook(write_inventory(fleet, absent=(POOL1.name,)), SITE)
+    timings['site_remove_one_client_s'] = round(seconds, 1)
+    assert failures(report) == []
+    POOL1.wait_for(lambda: not POOL1.processes('pppd'), 10, 'pppd gone')
+    assert POOL1.ppp_interfaces() == []
+    assert POOL1.sh('ls /etc/pppssh/keys/%s' % POOL1.name, check=False).returncode != 0
+    assert POOL1.sh('ls /etc/ppp/peers/pppssh-%s' % POOL1.name, check=False).returncode != 0
+    for path in ('/etc/sudoers.d/pppssh', '~vpn/.ssh/authorized_keys'):
+        assert 'pppssh-%s' % POOL1.name not in SERVER.out('cat %s' % path)
+    assert SERVER.sh('ls /etc/ppp/peers/pppssh-%s' % POOL1.name, check=False).returncode != 0
+    SERVER.wait_for(lambda: len(SERVER.ppp_interfaces()) == 2, 15, 'two server links left')
+    for guest in kept:
+        assert guest.processes('pppd') == pids[guest.name], '%s link was restarted' % guest.name
+        assert pings(guest, link_addresses(guest)[1])
