@@ -6,7 +6,7 @@ COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup collection lint sanity unit integration test clean
+.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean
 
 setup:
 	bash scripts/setup-host.sh
@@ -31,8 +31,20 @@ unit: collection
 integration: collection
 	$(BIN)/pytest -v tests/integration; status=$$?; rig/rig down; exit $$status
 
+# Molecule `default`: site.yml on two systemd containers (privileged, or explicit capabilities
+# where the host refuses that: PPPSSH_MOLECULE_PRIVILEGED=true|false, auto-detected when unset).
+# Builds its image locally (scripts/docker-image.sh, no registry). Needs dockerd (make setup).
+molecule-default: collection
+	molecule test -s default
+
+# Molecule `uml`: the same playbook on rig guests whose kernel has PPP: always a live link.
+molecule-uml: collection
+	molecule test -s uml; status=$$?; rig/rig down; exit $$status
+
+molecule: molecule-default molecule-uml
+
 # Everything CI runs (.ci/run): static checks first, guests last.
-test: lint sanity unit integration
+test: lint sanity unit molecule integration
 
 clean:
 	rm -rf .build tests/output

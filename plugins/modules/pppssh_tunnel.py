@@ -273,6 +273,8 @@ def write_root_file(module, path, content):
         handle.write(content)
     os.chmod(temp, 0o600)
     module.atomic_move(temp, path)
+    # atomic_move gives a new file the umask's mode (0644) and keeps an old file's mode: enforce 0600.
+    os.chmod(path, 0o600)
 
 
 def restore_file(module, path, content):

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+"""The link itself, on the docker scenario. Two branches, both real assertions:
+
+- live (the host kernel has PPP, prepare made /dev/ppp): ppp-LINK up on both ends, pings
+  both ways over it, and the module's own status reports it up;
+- no_ppp (pppd cannot open /dev/ppp, as on the CI machine): the module reports the cause
+  kernel_no_ppp, nothing was left half-started on either end, and the server end is fully
+  configured anyway.
+"""
+
+import pytest
+
+from pppssh_testlib import content_lines, ppp_interfaces, processes, tunnel_status
+
+testinfra_hosts = ['ansible://pppssh_clients']
+
+
+def my_links(inventory_name, fleet):
+    links = [c for c in fleet['clients'] if c['host'] == inventory_name]
+    assert links, 'no pppssh link for %s in the inventory' % inventory_name
+    return links
+
+
+def test_module_status(inventory_name, fleet, ansible_hosts, allocations, ppp_branch):
+    for client in my_links(inventory_name, fleet):
+        status = tunnel_status(ansible_hosts(inventory_name), client['link'])
+        assert status.get('failed') is not True, status
+        assert status['interface'] == 'ppp-%s' % client['link']
+        if ppp_branch == 'live':
+            pair = allocations[client['server']][client['link']]
+            assert status['state'] == 'up', status
+            assert isinstance(status['pid'], int)
+            assert status['local_ip'] == pair['client_ip'] and status['remote_ip'] == pair['server_ip']
+        else:
+            assert status['cause'] == 'kernel_no_ppp', status
+            assert '/dev/ppp' in status['last_error'], status
+            assert status['state'] == 'down' and status['pid'] is None, status
+
+
+def test_interfaces(host, inventory_name, fleet, hosts, ppp_branch):
+    for client in my_links(inventory_name, fleet):
+        ends = [host, hosts(client['server'])]
+        if ppp_branch == 'live':
+            for end in ends:
+                flags = end.check_output('ip -o link show dev ppp-%s' % client['link'])
+                assert 'UP' in flags.split('<', 1)[1].split('>', 1)[0].split(','), flags
+        else:
+            for end in ends:
+                assert ppp_interfaces(end) == [], 'a ppp interface was left behind'
+
+
+def test_pings_both_ways(host, inventory_name, fleet, hosts, allocations, ppp_branch):
+    if ppp_branch != 'live':
+        pytest.skip('no_ppp branch: no link to ping over (test_nothing_half_started covers it)')
+    for client in my_links(inventory_name, fleet):
+        pair = allocations[client['server']][client['link']]
+        host.check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['server_ip']))
+        hosts(client['server']).check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['client_ip']))
+
+
+def test_nothing_half_started(host, inventory_name, fleet, hosts, ppp_branch):
+    if ppp_branch == 'live':
+        pytest.skip('live branch: the link is up (test_interfaces, test_pings_both_ways)')
+    for client in my_links(inventory_name, fleet):
+        server = hosts(client['server'])
+        user = fleet['users'][client['server']]
+        here = processes(host)
+        assert [p for p in here if p[3] == 'pppd'] == [], 'pppd left running on the client'
+        assert [p for p in here if p[3] == 'ssh'] == [], 'ssh left running on the client'
+        there = processes(server)
+        assert [p for p in there if p[3] == 'pppd'] == [], 'pppd left running on the server'
+        assert [p for p in there if p[2] == user] == [], 'a session of %s left on the server' % user
+        if host.file('/run/systemd/system').is_directory:
+            unit = 'pppssh@%s.service' % client['link']
+            state = host.run('systemctl is-active %s' % unit).stdout.strip()
+            assert state in ('inactive', 'failed'), '%s is %s' % (unit, state)
+        # A failed first start puts the previous peers file back: there was none.
+        assert not host.file('/etc/ppp/peers/pppssh-%s' % client['link']).exists
+
+
+def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, allocations):
+    for client in my_links(inventory_name, fleet):
+        server, link = hosts(client['server']), client['link']
+        user = fleet['users'][client['server']]
+        assert server.user(user).exists
+        assert '%s ALL=(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % (user, link) \
+            in content_lines(server, '/etc/sudoers.d/pppssh')
+        keys = content_lines(server, server.user(user).home + '/.ssh/authorized_keys')
+        assert [k for k in keys if k.startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-%s" ' % link)]
+        pair = allocations[client['server']][link]
+        assert '%s:%s' % (pair['server_ip'], pair['client_ip']) \
+            in content_lines(server, '/etc/ppp/peers/pppssh-%s' % link)
