@@ -6,7 +6,7 @@ COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean
+.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down
 
 setup:
 	bash scripts/setup-host.sh
@@ -45,6 +45,15 @@ molecule: molecule-default molecule-uml
 
 # Everything CI runs (.ci/run): static checks first, guests last.
 test: lint sanity unit molecule integration
+
+# The main job: one server and two clients (rig guests) with live tunnels, a status table
+# and pings; rerun it to reconverge. PPPSSH_LAB_RIG_DIR (default /var/tmp/pppssh-lab).
+lab: collection
+	bash scripts/lab.sh up
+
+# Stops and deletes the lab's guests (its rig dir only) and .build/lab.
+lab-down:
+	bash scripts/lab.sh down
 
 clean:
 	rm -rf .build tests/output

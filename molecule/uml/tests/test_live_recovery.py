@@ -48,8 +48,7 @@ def test_link_redials_after_its_ssh_is_killed(host, inventory_name, fleet, ansib
     else:
         raise AssertionError('no new ssh connection within %d s' % RECOVERY_WAIT_S)
     assert status['pid'] == before['pid'], 'the same pppd redials (persist)'
-    assert [p for p in processes(host) if p[3] == 'pppd'] == [p for p in processes(host)
-                                                            if p[0] == before['pid']]
+    assert [p[0] for p in processes(host) if p[3] == 'pppd'] == [before['pid']], 'exactly one pppd'
     assert ppp_interfaces(host) == ['ppp-%s' % client['link']]
     pair = allocations[client['server']][client['link']]
     host.check_output('ping -c 3 -W 2 %s' % pair['server_ip'])
