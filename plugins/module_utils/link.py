@@ -41,7 +41,7 @@ def parse_stat(text):
     return head.partition('(')[2], int(fields[1]), fields[0]
 
 
-def _read(path):
+def read_text(path):
     try:
         with open(path) as handle:
             return handle.read()
@@ -51,7 +51,7 @@ def _read(path):
 
 def process(pid, proc='/proc'):
     """(comm, ppid) of a live process, or None for a missing or zombie one."""
-    text = _read('%s/%d/stat' % (proc, pid))
+    text = read_text('%s/%d/stat' % (proc, pid))
     if not text:
         return None
     comm, ppid, state = parse_stat(text)
@@ -74,7 +74,7 @@ def is_link_pppd(pid, name, proc='/proc'):
     info = process(pid, proc)
     if not info or info[0] != 'pppd':
         return False
-    argv = (_read('%s/%d/cmdline' % (proc, pid)) or '').split('\0')
+    argv = (read_text('%s/%d/cmdline' % (proc, pid)) or '').split('\0')
     return any(argv[i] == 'call' and argv[i + 1] == commands.peer_name(name) for i in range(len(argv) - 1))
 
 
@@ -85,7 +85,7 @@ def pppd_pid(name, proc='/proc'):
     module recorded at start is the fallback; both are checked against /proc first.
     """
     for path in (commands.pidfile_path(name), commands.state_pidfile_path(name)):
-        pid, _interface = parse_pidfile(_read(path))
+        pid, _interface = parse_pidfile(read_text(path))
         if pid is not None and is_link_pppd(pid, name, proc):
             return pid
     return None
@@ -95,11 +95,11 @@ def interface_counters(interface, sys_net='/sys/class/net'):
     base = '%s/%s' % (sys_net, interface)
     if not os.path.isdir(base):
         return None
-    flags = int((_read(base + '/flags') or '0').strip() or '0', 16)
+    flags = int((read_text(base + '/flags') or '0').strip() or '0', 16)
     return {
         'up': bool(flags & 0x1),
-        'rx_bytes': int((_read(base + '/statistics/rx_bytes') or '0').strip()),
-        'tx_bytes': int((_read(base + '/statistics/tx_bytes') or '0').strip()),
+        'rx_bytes': int((read_text(base + '/statistics/rx_bytes') or '0').strip()),
+        'tx_bytes': int((read_text(base + '/statistics/tx_bytes') or '0').strip()),
     }
 
 

@@ -254,14 +254,6 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def read_file(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def write_root_file(module, path, content):
     """Atomically write a root-owned 0600 file (it may name keys and addresses)."""
     directory = os.path.dirname(path)
@@ -322,7 +314,7 @@ def run(module):
     wanted = commands.peers_file(config) if state in ('started', 'restarted') else None
 
     with LinkLock(name):
-        current = read_file(peers)
+        current = link.read_text(peers)
         status = supervisor.status()
         running = status['pid'] is not None
         logged = causes.classify(link.read_log_tail(name, limit=8192))
