@@ -85,12 +85,30 @@ def classify_line(line):
 
 
 def classify(text):
-    """The most telling cause in a log excerpt: the first fatal one, else the last one seen."""
+    """The most telling cause in a log excerpt: the first fatal one, else the last specific one
+    (a hangup, peer_dead, follows every failed dial and would hide why it failed), else peer_dead."""
     found = [c for c in (classify_line(line) for line in text.splitlines()) if c]
     fatal = [c for c in found if c['cause'] in FATAL]
     if fatal:
         return fatal[0]
-    return found[-1] if found else None
+    specific = [c for c in found if c['cause'] != 'peer_dead']
+    return (specific or found or [None])[-1]
+
+
+_UP_RE = re.compile(r'^remote IP address ', re.M)
+
+
+def since_last_up(text):
+    """The part of a link's log after the link last came up (pppd logs "remote IP address" at IPCP up).
+
+    What went wrong before that is history: a link that is up again has no current cause, and a
+    link that is redialling is redialling because of what happened since.
+    """
+    ends = [match.end() for match in _UP_RE.finditer(text)]
+    if not ends:
+        return text
+    newline = text.find('\n', ends[-1])
+    return '' if newline < 0 else text[newline + 1:]
 
 
 def describe(cause):

@@ -214,3 +214,26 @@ def normalise(params):
         'supervisor': supervisor,
     })
     return config
+
+
+def address_clash(config, ip_output):
+    """(field, address, network, interface) of a tunnel address inside a network already on this
+    host (``ip -4 -o addr show``), ignoring the link's own interface; None when there is none."""
+    for line in ip_output.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] != 'inet' or words[1].split('@')[0] == config['interface']:
+            continue
+        try:
+            if 'peer' in words:
+                networks = [ipaddress.ip_network(words[3].split('/')[0]),
+                            ipaddress.ip_network(words[words.index('peer') + 1], strict=False)]
+            else:
+                networks = [ipaddress.ip_interface(words[3]).network]
+        except (ValueError, IndexError):
+            continue
+        for field in ('local_ip', 'remote_ip'):
+            address = ipaddress.ip_address(config[field])
+            for network in networks:
+                if address in network:
+                    return field, config[field], str(network), words[1].split('@')[0]
+    return None

@@ -82,7 +82,9 @@ options:
   keepalive_interval:
     description:
       - Seconds between LCP echo requests, also used as ssh's C(ServerAliveInterval).
-      - A dead link is noticed within O(keepalive_interval) times O(keepalive_failures) seconds.
+      - A dead link is noticed within O(keepalive_interval) times O(keepalive_failures) seconds after the
+        first unanswered echo, which goes out up to one interval after the path dies; so at most
+        O(keepalive_interval) times (O(keepalive_failures) + 1) seconds, 20 s with the defaults.
     type: int
     default: 5
   keepalive_failures:
@@ -291,6 +293,13 @@ def preflight(module, config):
                 module.warn(message)
             else:
                 module.fail_json(msg=message, cause='%s_missing' % field)
+    if config.get('local_ip'):
+        rc, out, _err = module.run_command(['ip', '-4', '-o', 'addr', 'show'])
+        clash = options.address_clash(config, out if rc == 0 else '')
+        if clash:
+            module.fail_json(msg='%s: tunnel address %s lies in %s on %s of this host. Fix: choose a '
+                                 'local_ip/remote_ip pair outside every network present on this host and '
+                                 'on the server' % clash, field=clash[0], cause='address_in_use')
 
 
 def result_from(status, config, last_error=None, cause=None):
@@ -317,7 +326,7 @@ def run(module):
         current = link.read_text(peers)
         status = supervisor.status()
         running = status['pid'] is not None
-        logged = causes.classify(link.read_log_tail(name, limit=8192))
+        logged = causes.classify(causes.since_last_up(link.read_log_tail(name, limit=8192)))
         last_error = causes.describe(logged) if logged else None
         cause = logged['cause'] if logged else None
         if state in ('status', 'stopped', 'absent'):
@@ -376,7 +385,7 @@ def wait_connecting(module, supervisor, config):
         waited += 0.5
         status = supervisor.status()
     if status['state'] != 'up':
-        logged = causes.classify(link.read_log_tail(config['name'], limit=8192))
+        logged = causes.classify(causes.since_last_up(link.read_log_tail(config['name'], limit=8192)))
         module.fail_json(msg='link %s is running but not up after %d s (pppd keeps redialling): %s'
                          % (config['name'], config['connect_timeout'],
                             causes.describe(logged) if logged else 'no cause in the log yet'),

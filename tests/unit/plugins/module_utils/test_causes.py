@@ -53,3 +53,17 @@ def test_every_cause_has_problem_and_fix():
 
 def test_kernel_permission_errors_are_not_auth_refusals():
     assert causes.classify('sif6addr: ioctl(SIOCSIFADDR): Permission denied (line 2986)') is None
+
+
+def test_a_specific_cause_wins_over_the_hangup_after_it():
+    log = 'ssh: connect to host 192.168.213.60 port 22: Connection refused\nModem hangup\n'
+    assert causes.classify(log)['cause'] == 'server_unreachable'
+
+
+def test_only_what_followed_the_last_link_up_is_current():
+    log = ('vpn@server: Permission denied (publickey).\nModem hangup\n'
+           'local  IP address 10.213.0.2\nremote IP address 10.213.0.1\n')
+    assert causes.classify(causes.since_last_up(log)) is None
+    later = log + 'No response to 3 echo-requests\nConnection terminated.\n'
+    assert causes.classify(causes.since_last_up(later))['cause'] == 'peer_dead'
+    assert causes.since_last_up('Modem hangup\n') == 'Modem hangup\n'

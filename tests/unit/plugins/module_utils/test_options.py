@@ -118,3 +118,25 @@ def test_stop_and_status_need_only_the_name():
     assert options.normalise({'name': 'office', 'state': 'stopped'}) == {'name': 'office',
                                                                          'interface': 'ppp-office'}
     refused('name', state='status', name='../x')
+
+
+IP_ADDR = '''1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+2: eth0    inet 192.168.213.61/24 brd 192.168.213.255 scope global eth0\\       valid_lft forever
+5: ppp-office    inet 10.213.0.2 peer 10.213.0.1/32 scope global ppp-office\\       valid_lft forever
+6: ppp-other    inet 10.213.0.6 peer 10.213.0.5/32 scope global ppp-other\\       valid_lft forever
+'''
+
+
+@pytest.mark.parametrize('local_ip, remote_ip, expected', [
+    ('10.213.0.2', '10.213.0.1', None),                                     # the link's own interface
+    ('192.168.213.99', '10.213.0.9', ('local_ip', '192.168.213.0/24', 'eth0')),
+    ('10.213.0.9', '10.213.0.5', ('remote_ip', '10.213.0.5/32', 'ppp-other')),
+    ('10.214.0.2', '10.214.0.1', None),
+])
+def test_address_clash_with_networks_on_this_host(local_ip, remote_ip, expected):
+    clash = options.address_clash(norm(local_ip=local_ip, remote_ip=remote_ip), IP_ADDR)
+    if expected is None:
+        assert clash is None
+    else:
+        field, _address, network, interface = clash
+        assert (field, network, interface) == expected
