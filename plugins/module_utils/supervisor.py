@@ -144,9 +144,11 @@ class Supervisor(object):
 
     def _record_pid(self):
         """Keep the new pppd's pid: its own link pidfile disappears while it waits to redial."""
-        if _wait_until(lambda: link.pppd_pid(self.name) is not None, PIDFILE_WAIT_S):
+        seen = []
+        if _wait_until(lambda: seen.append(link.pppd_pid(self.name)) or seen[-1] is not None, PIDFILE_WAIT_S):
+            # Write the pid that was seen: a second read can find the pidfile already gone (redial).
             with open(commands.state_pidfile_path(self.name), 'w') as handle:
-                handle.write('%d\n' % link.pppd_pid(self.name))
+                handle.write('%d\n' % next(pid for pid in reversed(seen) if pid is not None))
 
     def _forget_pid(self):
         try:
