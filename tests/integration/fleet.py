@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from guests import REPO, RIG_DIR, Guest, ansible_env, failures, rig, run_module, VENV_BIN
+from guests import REPO, RIG_DIR, Guest, failures, rig, run_module, run_playbook_output
 
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 SSH_BASE = ['ssh', '-F', '/dev/null', '-i', os.path.join(RIG_DIR, 'id_ed25519'), '-l', 'root',
@@ -148,16 +148,7 @@ class Fleet(object):
 
 def site(inventory, extra_args=(), timeout=1800):
     """Run site.yml; returns (report, seconds, raw stdout) so secrets can be searched in the output."""
-    argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, SITE] + list(extra_args)
-    started = time.time()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
-    seconds = time.time() - started
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError('ansible-playbook gave no report (rc %d):\n%s\n%s'
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    return report, seconds, proc.stdout + proc.stderr
+    return run_playbook_output(inventory, SITE, extra_args, timeout)
 
 
 @pytest.fixture(scope='session')

@@ -110,8 +110,8 @@ def run_module(inventory_path, host, module, args, check=False, diff=False, time
     return result, elapsed
 
 
-def run_playbook(inventory_path, playbook, extra_args=(), timeout=1800):
-    """ansible-playbook with the json callback; returns (report dict, seconds)."""
+def run_playbook_output(inventory_path, playbook, extra_args=(), timeout=1800):
+    """ansible-playbook with the json callback; returns (report dict, seconds, stdout + stderr)."""
     argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory_path, playbook] + list(extra_args)
     started = time.time()
     proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
@@ -121,6 +121,12 @@ def run_playbook(inventory_path, playbook, extra_args=(), timeout=1800):
     except ValueError:
         raise AssertionError('ansible-playbook gave no report (rc %d):\n%s\n%s'
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return report, elapsed, proc.stdout + proc.stderr
+
+
+def run_playbook(inventory_path, playbook, extra_args=(), timeout=1800):
+    """ansible-playbook with the json callback; returns (report dict, seconds)."""
+    report, elapsed, _output = run_playbook_output(inventory_path, playbook, extra_args, timeout)
     return report, elapsed
 
 
