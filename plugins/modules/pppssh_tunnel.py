@@ -78,19 +78,19 @@ options:
   holdoff:
     description: Seconds pppd waits before redialling.
     type: int
-    default: 2
+    default: 1
   keepalive_interval:
     description:
       - Seconds between LCP echo requests, also used as ssh's C(ServerAliveInterval).
       - A dead link is noticed within O(keepalive_interval) times O(keepalive_failures) seconds after the
         first unanswered echo, which goes out up to one interval after the path dies; so at most
-        O(keepalive_interval) times (O(keepalive_failures) + 1) seconds, 20 s with the defaults.
+        O(keepalive_interval) times (O(keepalive_failures) + 1) seconds, 15 s with the defaults.
     type: int
-    default: 5
+    default: 3
   keepalive_failures:
     description: Missed LCP echoes (and ssh alive messages) after which the link counts as dead.
     type: int
-    default: 3
+    default: 4
   mtu:
     description: MTU pppd asks for. Unset lets pppd negotiate.
     type: int
@@ -243,9 +243,9 @@ ARGUMENT_SPEC = dict(
     remote_ip=dict(type='str'),
     remote_command=dict(type='str', default=options.DEFAULT_REMOTE_COMMAND),
     persist=dict(type='bool', default=True),
-    holdoff=dict(type='int', default=2),
-    keepalive_interval=dict(type='int', default=5),
-    keepalive_failures=dict(type='int', default=3),
+    holdoff=dict(type='int', default=1),
+    keepalive_interval=dict(type='int', default=3),
+    keepalive_failures=dict(type='int', default=4),
     mtu=dict(type='int'),
     mru=dict(type='int'),
     compression=dict(type='str', default='none', choices=list(options.COMPRESSIONS)),

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
 from guests import REPO, RIG_DIR, Guest, failures, rig, run_module, run_playbook_output
 
@@ -75,10 +76,16 @@ CLIENTS = (FCLIENT1, FCLIENT2)
 INIT = {'fserver': 'shell', 'fclient1': 'systemd', 'fclient2': 'shell'}
 FAULT_TIMINGS = os.path.join(REPO, 'tests', 'output', 'fault-timings.json')
 MODULE = 'pppssh.vpn.pppssh_tunnel'
-# pppd's lcp-echo-interval x lcp-echo-failure (and ssh's ServerAlive): the documented bound.
-KEEPALIVE_BOUND_S = 5 * 3
-# pppd sends its first unanswered echo up to one interval after the cut: the worst case is one more.
-KEEPALIVE_WORST_S = 5 * (3 + 1)
+
+
+def _client_default(name):
+    with open(os.path.join(REPO, 'roles', 'pppssh_client', 'defaults', 'main.yml')) as handle:
+        return yaml.safe_load(handle)['pppssh_client_' + name]
+
+
+# The documented bound on noticing a dead path: interval x (failures + 1), because pppd sends its
+# first unanswered LCP echo up to one interval after the cut (ssh's ServerAlive runs alongside).
+KEEPALIVE_WORST_S = _client_default('keepalive_interval') * (_client_default('keepalive_failures') + 1)
 
 
 def write_inventory(path, server_vars=None, client_vars=None):

@@ -55,7 +55,7 @@ def test_ssh_pins_the_host_key_and_never_prompts():
     assert argv[:4] == ['/usr/bin/ssh', '-F', 'none', '-e']
     for option in ('BatchMode=yes', 'StrictHostKeyChecking=yes', 'UserKnownHostsFile=/etc/pppssh/known_hosts',
                    'GlobalKnownHostsFile=/dev/null', 'IdentityFile=/etc/pppssh/keys/office',
-                   'IdentitiesOnly=yes', 'ServerAliveInterval=5', 'ServerAliveCountMax=3', 'ClearAllForwardings=yes'):
+                   'IdentitiesOnly=yes', 'ServerAliveInterval=3', 'ServerAliveCountMax=4', 'ClearAllForwardings=yes'):
         assert option in argv, option
     assert 'accept-new' not in joined
     assert argv[-3:] == ['--', 'vpn.example.org', 'sudo -n /usr/sbin/pppd nodetach notty noauth']
@@ -85,7 +85,7 @@ def test_peers_file_names_link_interface_and_log():
     assert lines[:4] == ['linkname pppssh-office', 'ifname ppp-office', 'logfile /var/log/pppssh/office.log',
                          'ipparam vpn']
     assert '10.213.0.2:10.213.0.1' in lines
-    for option in ('noauth', 'persist', 'maxfail 0', 'holdoff 2', 'noccp', 'nodefaultroute'):
+    for option in ('noauth', 'persist', 'maxfail 0', 'holdoff 1', 'noccp', 'nodefaultroute'):
         assert option in lines
 
 

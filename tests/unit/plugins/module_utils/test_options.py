@@ -25,7 +25,7 @@ def test_defaults_follow_the_howto():
     assert config['remote_command'] == 'sudo -n /usr/sbin/pppd nodetach notty noauth'
     assert config['ipparam'] == 'vpn'
     assert config['persist'] is True
-    assert config['keepalive_interval'] * config['keepalive_failures'] <= 15
+    assert config['keepalive_interval'] * (config['keepalive_failures'] + 1) <= 15
     assert config['local_ip'] is None and config['remote_ip'] is None
 
 
