@@ -6,7 +6,7 @@ COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down
+.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down bench
 
 setup:
 	bash scripts/setup-host.sh
@@ -54,6 +54,11 @@ lab: collection
 # Stops and deletes the lab's guests (its rig dir only) and .build/lab.
 lab-down:
 	bash scripts/lab.sh down
+
+# Side-by-side measurements on rig guests bserver/bclient1-4 (192.168.213.70-74, rig dir
+# /var/tmp/pppssh-bench): bench/results/latest.{json,md,png}. See bench/README.md.
+bench: collection
+	$(BIN)/python bench/bench.py
 
 clean:
 	rm -rf .build tests/output

@@ -110,11 +110,12 @@ def run_module(inventory_path, host, module, args, check=False, diff=False, time
     return result, elapsed
 
 
-def run_playbook_output(inventory_path, playbook, extra_args=(), timeout=1800):
+def run_playbook_output(inventory_path, playbook, extra_args=(), timeout=1800, env=None):
     """ansible-playbook with the json callback; returns (report dict, seconds, stdout + stderr)."""
     argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory_path, playbook] + list(extra_args)
     started = time.time()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env or ansible_env(), timeout=timeout,
+                          check=False)
     elapsed = time.time() - started
     try:
         report = json.loads(proc.stdout)
