@@ -441,13 +441,14 @@ def bench_throughput(results, bound=False):
 
 
 def bench_cpu(results):
-    """Where the CPU goes: our link (as shipped), the HOWTO link and a raw ssh stream, in turn."""
+    """Where the CPU goes: our link (as shipped, then with Deflate), the HOWTO link, a raw ssh stream."""
     cases = {
         'ours_shipped': ('iperf3 -c 10.213.0.1 -t 30', 'pkill -x iperf3'),
         'howto_script': ('iperf3 -c %s -t 30' % HOWTO_PAIR[1], 'pkill -x iperf3'),
         'raw_ssh': ("dd if=/dev/zero bs=64k | ssh -T -o BatchMode=yes %s@%s 'dd of=/dev/null bs=64k'"
                     % (HOWTO_USER, SERVER.ip), 'pkill -x dd'),
     }
+    cases['ours_deflate'] = cases['ours_shipped']
     names = list(cases)
     runs = dict((name, []) for name in names)
     for rep in range(min(REPS, 3)):
@@ -456,6 +457,10 @@ def bench_cpu(results):
             if name == 'howto_script':
                 stop_ours()
                 start_howto()
+            elif name == 'ours_deflate':
+                stop_ours()
+                CLIENT.sh("sed -i 's/^noccp$/deflate 15/' %s" % OUR_PEERS)
+                start_ours()
             elif not link_up('10.213.0.1'):
                 start_ours()
             for guest in (CLIENT, SERVER):   # as shipped: no queue option set
@@ -463,6 +468,10 @@ def bench_cpu(results):
             runs[name].append(cpuprofile.profile(CLIENT, SERVER, *cases[name]))
             if name == 'howto_script':
                 stop_howto()
+                start_ours()
+            elif name == 'ours_deflate':
+                stop_ours()
+                CLIENT.sh("sed -i 's/^deflate 15$/noccp/' %s" % OUR_PEERS)
                 start_ours()
     summary = {}
     for name in names:

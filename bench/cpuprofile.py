@@ -23,8 +23,11 @@ CATEGORIES = ('user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq')
 
 
 def snapshot(guest):
+    """(cpu ticks by category, ticks by process name, eth0 (tx, rx) bytes, host time of the reading)."""
     cpu, procs, net = None, {}, None
-    for line in guest.out(SNAPSHOT).splitlines():
+    text = guest.out(SNAPSHOT)
+    taken = time.time()
+    for line in text.splitlines():
         words = line.split()
         if words[0] == 'cpu':
             cpu = [int(w) for w in words[1:1 + len(CATEGORIES)]]
@@ -32,7 +35,7 @@ def snapshot(guest):
             procs[words[1]] = procs.get(words[1], 0) + int(words[2])
         elif words[0] == 'N':
             net = (int(words[1]), int(words[2]))
-    return cpu, procs, net
+    return cpu, procs, net, taken
 
 
 def shares(before, after, byte_index):
@@ -43,8 +46,8 @@ def shares(before, after, byte_index):
         used = after[1].get(comm, 0) - before[1].get(comm, 0)
         if used > 0:
             out['proc_' + comm] = used / total
-    seconds = total / 100.0   # USER_HZ ticks of the one virtual CPU
-    out['eth0_mbit'] = (after[2][byte_index] - before[2][byte_index]) * 8 / seconds / 1e6
+    # By the host's clock: a UML guest's ticks do not keep wall time under load.
+    out['eth0_mbit'] = (after[2][byte_index] - before[2][byte_index]) * 8 / (after[3] - before[3]) / 1e6
     return out
 
 

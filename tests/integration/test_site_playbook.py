@@ -15,6 +15,7 @@ FIXED = Guest('sclient3', '192.168.213.53')
 CLIENTS = (POOL1, POOL2, FIXED)
 LAN_BEHIND_POOL2 = '172.30.2.0/24'
 LAN_HOST = '172.30.2.1'
+QUEUE_RATE = '3600Kbit'   # tc prints the rate the roles were given as 3600kbit
 
 
 def write_inventory(path, absent=()):
@@ -24,13 +25,15 @@ def write_inventory(path, absent=()):
         if guest.name in absent:
             clients[guest.name]['pppssh_client_state'] = 'absent'
     clients[POOL2.name]['pppssh_client_subnets'] = [LAN_BEHIND_POOL2]
-    clients[FIXED.name].update(pppssh_client_local_ip='10.99.0.2', pppssh_client_remote_ip='10.99.0.1')
+    clients[FIXED.name].update(pppssh_client_local_ip='10.99.0.2', pppssh_client_remote_ip='10.99.0.1',
+                               pppssh_client_queue_bandwidth='3600kbit')
     inventory = {'all': {
         'vars': {'ansible_user': 'root', 'ansible_python_interpreter': '/usr/bin/python3',
                  'ansible_ssh_private_key_file': os.path.join(RIG_DIR, 'id_ed25519'),
                  'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'},
         'children': {
-            'pppssh_servers': {'hosts': {SERVER.name: {'ansible_host': SERVER.ip}}},
+            'pppssh_servers': {'hosts': {SERVER.name: {'ansible_host': SERVER.ip,
+                                                       'pppssh_server_queue_bandwidth': '3600kbit'}}},
             'pppssh_clients': {'hosts': clients},
         }}}
     with open(path, 'w') as handle:
@@ -106,6 +109,33 @@ def test_server_grants_each_key_one_pppd_call_only(converged):
     lines = [line for line in keys.splitlines() if line.strip() and not line.startswith('#')]
     assert len(lines) == 3
     assert all(line.startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-') for line in lines)
+
+
+def shaper(guest, iface):
+    """The rate of the shaper on an interface's root (cake, or htb where the kernel lacks it), or None."""
+    qdisc = guest.out('tc qdisc show dev %s root 2>/dev/null; true' % iface)
+    if qdisc.startswith('qdisc cake'):
+        words = qdisc.split()
+        return words[words.index('bandwidth') + 1]
+    if qdisc.startswith('qdisc htb'):
+        classes = guest.out('tc class show dev %s' % iface).split()
+        return classes[classes.index('rate') + 1]
+    return None
+
+
+def test_queue_bandwidth_shapes_both_ends_and_survives_a_reconnect(converged):
+    iface = 'ppp-%s' % FIXED.name
+    assert shaper(FIXED, iface) == QUEUE_RATE
+    assert shaper(SERVER, iface) == QUEUE_RATE
+    assert shaper(POOL1, 'ppp-%s' % POOL1.name) is None, 'no bandwidth given: no shaper'
+    # The ip-up hooks put it back on the new interfaces after the link redials.
+    index = FIXED.out('cat /sys/class/net/%s/ifindex' % iface).strip()
+    FIXED.sh('kill -9 $(pgrep -x ssh -P "$(pgrep -d, -P $(head -1 /run/ppp-pppssh-%s.pid))")' % FIXED.name)
+    FIXED.wait_for(lambda: FIXED.out('cat /sys/class/net/%s/ifindex 2>/dev/null; true' % iface).strip()
+                   not in ('', index), 60, 'the link redialled')
+    FIXED.wait_for(lambda: shaper(FIXED, iface) == QUEUE_RATE, 15, 'shaper back on the client')
+    SERVER.wait_for(lambda: shaper(SERVER, iface) == QUEUE_RATE, 15, 'shaper back on the server')
+    assert pings(FIXED, '10.99.0.1')
 
 
 def test_removing_a_client_leaves_the_others_up(converged, fleet, timings):
