@@ -40,7 +40,6 @@ SHAPER_KBIT = 3600                              # ~90% of the outer rate
 EXTRA_SHAPER_KBITS = [int(k) for k in os.environ.get('BENCH_EXTRA_SHAPER_KBIT', '').split(',') if k]
 LOAD_SECONDS = int(os.environ.get('BENCH_LOAD_SECONDS', '12'))
 IPERF_SECONDS = int(os.environ.get('BENCH_IPERF_SECONDS', '5'))
-RAW_SSH_BLOCKS = int(os.environ.get('BENCH_RAW_SSH_BLOCKS', '240'))   # x 64 KiB: ~5 s at 3 MB/s
 REUSE = os.environ.get('BENCH_REUSE')                                  # debugging: keep the running guests
 
 
@@ -218,6 +217,14 @@ def start_ours():
     return upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', commands.peer_name(OUR_LINK)])
 
 
+def restart_ours_with_deflate(on):
+    """Restart our link with Deflate on (the HOWTO pppd's default) or back to the module's noccp."""
+    stop_ours()
+    old, new = ('noccp', 'deflate 15') if on else ('deflate 15', 'noccp')
+    CLIENT.sh("sed -i 's/^%s$/%s/' %s" % (old, new, OUR_PEERS))
+    return start_ours()
+
+
 def link_up(target):
     return CLIENT.sh('ping -n -q -c 1 -W 3 %s' % target, check=False).returncode == 0
 
@@ -351,20 +358,41 @@ def iperf(target, seconds, streams=1, omit=1):
             'wire_per_byte': int(wire.split()[1]) / float(sent) if wire.startswith('WIRE') and sent else None}
 
 
-def raw_ssh(cipher=None, blocks=None, wire=False):
-    """Mbit/s of a plain ssh stream client -> server (the same user, key and host key), timed by the
-    server's dd; with ``wire``, (Mbit/s, eth0 bytes per payload byte)."""
-    extra = '-o Ciphers=%s' % cipher if cipher else ''
-    out = CLIENT.sh("a=$(%s); dd if=/dev/zero bs=64k count=%d 2>/dev/null | ssh -T -o BatchMode=yes %s %s@%s "
-                    "'dd of=/dev/null bs=64k' 2>&1; b=$(%s); echo \"WIRE $((b - a))\""
-                    % (TX, blocks or RAW_SSH_BLOCKS, extra, HOWTO_USER, SERVER.ip, TX),
-                    check=False, timeout=300).stdout
-    match = re.search(r'(\d+) bytes .* copied, ([0-9.]+) s', out)
-    mbit = int(match.group(1)) * 8 / float(match.group(2)) / 1e6 if match else None
-    if not wire:
-        return mbit
-    found = re.search(r'WIRE (\d+)', out)
-    return mbit, (int(found.group(1)) / float(match.group(1)) if found and match else None)
+RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k | ssh -T -o BatchMode=yes %(extra)s %(user)s@%(server)s "
+                 "'dd of=/dev/null bs=64k'\" >/dev/null 2>&1 </dev/null & echo $! > /tmp/bench-raw.pid")
+# On the server: the bytes its dd read (delivered through ssh) between two readings, by its clock.
+RAW_SSH_READ = r"""p=$(pgrep -n -x dd -u %(user)s) || exit 1
+r1=$(awk '/^rchar/ {print $2}' /proc/$p/io); s=$(date +%%s%%N)
+sleep %(seconds)d
+r2=$(awk '/^rchar/ {print $2}' /proc/$p/io); e=$(date +%%s%%N)
+echo "RAW $r1 $r2 $s $e"
+"""
+
+
+def raw_ssh(seconds, cipher=None, warmup=3):
+    """(Mbit/s, eth0 bytes per payload byte) of a plain ssh stream client -> server (the same user,
+    key and host key) in its steady state, like iperf3's receiver figure: the bytes the server's dd
+    read between two readings after a warm-up, by the server's clock. Timing a whole short
+    transfer instead (the first version) counted ssh's 3-4 s session start and read about a fifth
+    of the real rate; counting what the client wrote over-reads while its socket buffer grows."""
+    args = {'extra': '-o Ciphers=%s' % cipher if cipher else '', 'user': HOWTO_USER, 'server': SERVER.ip,
+            'seconds': seconds}
+    CLIENT.sh(RAW_SSH_START % args)
+    try:
+        time.sleep(warmup)
+        tx1 = int(CLIENT.out(TX))
+        out = SERVER.sh(RAW_SSH_READ % args, check=False, timeout=seconds + 60).stdout
+        tx2 = int(CLIENT.out(TX))
+    finally:
+        CLIENT.sh('pkill -P $(cat /tmp/bench-raw.pid); sleep 1; true')
+    found = re.search(r'RAW (\d+) (\d+) (\d+) (\d+)', out)
+    if not found:
+        return None, None
+    r1, r2, s, e = (int(x) for x in found.groups())
+    if r2 <= r1 or e <= s:
+        return None, None
+    # eth0 bytes over the same window, roughly (read from the host around the server's window)
+    return (r2 - r1) * 8 / ((e - s) / 1e9) / 1e6, (tx2 - tx1) / float(r2 - r1)
 
 
 def bench_throughput(results, bound=False):
@@ -393,7 +421,7 @@ def bench_throughput(results, bound=False):
                 got = {}
                 if what in ('raw_ssh', 'raw_ssh_aes128gcm'):
                     cipher = 'aes128-gcm@openssh.com' if what == 'raw_ssh_aes128gcm' else None
-                    mbit, per_byte = raw_ssh(cipher, blocks=48 if bound else None, wire=True)
+                    mbit, per_byte = raw_ssh(seconds, cipher)
                     got = {'mbit': mbit, 'wire_per_byte': per_byte}
                 elif what == 'ours_shipped':
                     if not link_up('10.213.0.1'):
@@ -458,9 +486,7 @@ def bench_cpu(results):
                 stop_ours()
                 start_howto()
             elif name == 'ours_deflate':
-                stop_ours()
-                CLIENT.sh("sed -i 's/^noccp$/deflate 15/' %s" % OUR_PEERS)
-                start_ours()
+                restart_ours_with_deflate(True)
             elif not link_up('10.213.0.1'):
                 start_ours()
             for guest in (CLIENT, SERVER):   # as shipped: no queue option set
@@ -470,9 +496,7 @@ def bench_cpu(results):
                 stop_howto()
                 start_ours()
             elif name == 'ours_deflate':
-                stop_ours()
-                CLIENT.sh("sed -i 's/^deflate 15$/noccp/' %s" % OUR_PEERS)
-                start_ours()
+                restart_ours_with_deflate(False)
     summary = {}
     for name in names:
         summary[name] = {}
@@ -559,9 +583,7 @@ def bench_latency(results, inv):
                     target = HOWTO_PAIR[1]
                 elif config == 'ours_shaped_deflate':
                     # The HOWTO's pppd negotiates Deflate by default; ours says noccp. Same link, deflate on.
-                    stop_ours()
-                    CLIENT.sh("sed -i 's/^noccp$/deflate 15/' %s" % OUR_PEERS)
-                    start_ours()
+                    restart_ours_with_deflate(True)
                     target = '10.213.0.1'
                     deflate_log.append(CLIENT.out("grep -h 'compression enabled' /var/log/pppssh/%s.log | tail -1; true"
                                                   % OUR_LINK).strip())
@@ -595,9 +617,7 @@ def bench_latency(results, inv):
                     stop_howto()
                     start_ours()
                 elif config == 'ours_shaped_deflate':
-                    stop_ours()
-                    CLIENT.sh("sed -i 's/^deflate 15$/noccp/' %s" % OUR_PEERS)
-                    start_ours()
+                    restart_ours_with_deflate(False)
     finally:
         netem(False)
         CLIENT.sh("sed -i 's/^deflate 15$/noccp/' %s" % OUR_PEERS)

@@ -42,7 +42,7 @@ def throughput_table(t, title):
     labels = dict(t['variants'])
     labels.update({'ours_shipped': 'ours as shipped (site.yml link, forced command, no queue option)',
                    'howto_script': 'HOWTO `vpn-pppssh` link',
-                   'raw_ssh': 'reference: raw ssh stream (dd from /dev/zero through ssh into dd)',
+                   'raw_ssh': 'reference: raw ssh stream (dd from /dev/zero through ssh into dd, steady state)',
                    'raw_ssh_aes128gcm': 'reference: raw ssh stream, aes128-gcm'})
     first = [k for k in ('raw_ssh', 'raw_ssh_aes128gcm', 'howto_script', 'ours_shipped') if k in t['names']]
     for key in first + [k for k in t['names'] if k not in first]:
