@@ -59,10 +59,12 @@ def _signal(pid, signum):
 
 
 def _wait_until(predicate, timeout):
+    """The first true value of ``predicate()`` within ``timeout`` seconds, else its last value."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         time.sleep(POLL_S)
     return predicate()
 
@@ -144,11 +146,11 @@ class Supervisor(object):
 
     def _record_pid(self):
         """Keep the new pppd's pid: its own link pidfile disappears while it waits to redial."""
-        seen = []
-        if _wait_until(lambda: seen.append(link.pppd_pid(self.name)) or seen[-1] is not None, PIDFILE_WAIT_S):
-            # Write the pid that was seen: a second read can find the pidfile already gone (redial).
+        # Write the pid that was seen: a second read can find the pidfile already gone (redial).
+        pid = _wait_until(lambda: link.pppd_pid(self.name), PIDFILE_WAIT_S)
+        if pid:
             with open(commands.state_pidfile_path(self.name), 'w') as handle:
-                handle.write('%d\n' % next(pid for pid in reversed(seen) if pid is not None))
+                handle.write('%d\n' % pid)
 
     def _forget_pid(self):
         try:
