@@ -548,6 +548,12 @@ def qdiscs(iface):
             'server': SERVER.out('tc qdisc show dev %s' % iface, check=False).strip()}
 
 
+def run_queue_hooks(iface):
+    """What the roles' ip-up hooks do on every link-up, run by hand on the running link."""
+    CLIENT.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-client-queue' % iface)
+    SERVER.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-server-queue' % iface)
+
+
 def bench_latency(results, inv):
     iface = 'ppp-%s' % OUR_LINK
     # The role option, as a user would set it: site.yml with the bandwidth on both ends.
@@ -587,8 +593,7 @@ def bench_latency(results, inv):
                     target = '10.213.0.1'
                     deflate_log.append(CLIENT.out("grep -h 'compression enabled' /var/log/pppssh/%s.log | tail -1; true"
                                                   % OUR_LINK).strip())
-                    CLIENT.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-client-queue' % iface)
-                    SERVER.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-server-queue' % iface)
+                    run_queue_hooks(iface)
                 else:
                     if not link_up('10.213.0.1'):
                         stop_howto()
@@ -602,9 +607,7 @@ def bench_latency(results, inv):
                             guest.sh('tc qdisc replace dev %s root cake bandwidth %skbit'
                                      % (iface, config.rsplit('_', 1)[1]))
                     else:
-                        # what the hook does on every link-up, re-run by hand on the running link
-                        CLIENT.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-client-queue' % iface)
-                        SERVER.sh('PPP_IFACE=%s PPP_IPPARAM=vpn /etc/ppp/ip-up.d/pppssh-server-queue' % iface)
+                        run_queue_hooks(iface)
                 time.sleep(3)   # let the new link or qdisc settle
                 for load, streams in loads:
                     seconds = 5 if streams == 0 else LOAD_SECONDS

@@ -86,6 +86,14 @@ def cpu_table(cpu):
     return out + ['']
 
 
+def latency_ratios(summary, config, load):
+    """(ping median / idle median, ping p95 / idle median, goodput / the HOWTO's) of one config and load."""
+    loads = summary[config]
+    idle = med(loads['idle']['ping_median_ms'])
+    return (med(loads[load]['ping_median_ms']) / idle, med(loads[load]['ping_p95_ms']) / idle,
+            med(loads[load]['goodput_mbit']) / med(summary['howto'][load]['goodput_mbit']))
+
+
 def latency_goals_table(summary):
     """Issue 6's latency goals for every shaped configuration, against its own idle median."""
     out = ['Latency goals per configuration (ping median <= 1.5 x and p95 <= 2 x the idle median, goodput >= 90% '
@@ -95,10 +103,9 @@ def latency_goals_table(summary):
     for config, loads in summary.items():
         if not config.startswith('ours_shaped'):
             continue
-        idle, cells, met = med(loads['idle']['ping_median_ms']), [], True
+        cells, met = [], True
         for load in ('bulk1', 'bulk10'):
-            median, p95 = med(loads[load]['ping_median_ms']) / idle, med(loads[load]['ping_p95_ms']) / idle
-            goodput = med(loads[load]['goodput_mbit']) / med(summary['howto'][load]['goodput_mbit'])
+            median, p95, goodput = latency_ratios(summary, config, load)
             cells += ['%.2f, %.2f' % (median, p95), '%.2f' % goodput]
             met = met and median <= 1.5 and p95 <= 2.0 and goodput >= 0.9
         jain = med(loads['bulk10']['jain'])
@@ -121,12 +128,10 @@ def goal_rows(sec):
         s = lat['summary']
         idle = med(s['ours_shaped']['idle']['ping_median_ms'])
         for load in ('bulk1', 'bulk10'):
-            e, howto = s['ours_shaped'][load], s['howto'][load]
-            median, p95 = med(e['ping_median_ms']), med(e['ping_p95_ms'])
-            yield ('%s: ping median <= 1.5 x idle (%s ms)' % (load, fmt(idle, 1)), '%s x' % fmt(median / idle),
-                   median <= 1.5 * idle)
-            yield ('%s: ping p95 <= 2 x idle median' % load, '%s x' % fmt(p95 / idle), p95 <= 2 * idle)
-            goodput = med(e['goodput_mbit']) / med(howto['goodput_mbit'])
+            median, p95, goodput = latency_ratios(s, 'ours_shaped', load)
+            yield ('%s: ping median <= 1.5 x idle (%s ms)' % (load, fmt(idle, 1)), '%s x' % fmt(median),
+                   median <= 1.5)
+            yield ('%s: ping p95 <= 2 x idle median' % load, '%s x' % fmt(p95), p95 <= 2.0)
             yield ('%s: goodput >= 90 %% of the HOWTO\'s' % load, fmt(goodput), goodput >= 0.9)
         jain = med(s['ours_shaped']['bulk10']['jain'])
         yield ('bulk10: Jain >= 0.98', fmt(jain, 3), jain >= 0.98)

@@ -78,14 +78,12 @@ FAULT_TIMINGS = os.path.join(REPO, 'tests', 'output', 'fault-timings.json')
 MODULE = 'pppssh.vpn.pppssh_tunnel'
 
 
-def _client_default(name):
-    with open(os.path.join(REPO, 'roles', 'pppssh_client', 'defaults', 'main.yml')) as handle:
-        return yaml.safe_load(handle)['pppssh_client_' + name]
-
-
+with open(os.path.join(REPO, 'roles', 'pppssh_client', 'defaults', 'main.yml')) as _defaults:
+    CLIENT_DEFAULTS = yaml.safe_load(_defaults)
 # The documented bound on noticing a dead path: interval x (failures + 1), because pppd sends its
 # first unanswered LCP echo up to one interval after the cut (ssh's ServerAlive runs alongside).
-KEEPALIVE_WORST_S = _client_default('keepalive_interval') * (_client_default('keepalive_failures') + 1)
+KEEPALIVE_WORST_S = (CLIENT_DEFAULTS['pppssh_client_keepalive_interval']
+                     * (CLIENT_DEFAULTS['pppssh_client_keepalive_failures'] + 1))
 
 
 def write_inventory(path, server_vars=None, client_vars=None):
