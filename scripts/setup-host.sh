@@ -5,7 +5,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${PPPSSH_VENV:-$repo/.venv}
-packages=(docker.io user-mode-linux debootstrap ppp e2fsprogs iproute2 openssh-client python3-venv git rsync)
+packages=(docker.io user-mode-linux debootstrap ppp e2fsprogs iproute2 nftables openssh-client python3-venv git rsync)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: needs root to install packages and start dockerd. Run: sudo make setup" >&2
