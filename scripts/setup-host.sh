@@ -5,7 +5,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${PPPSSH_VENV:-$repo/.venv}
-packages=(docker.io user-mode-linux debootstrap ppp e2fsprogs iproute2 nftables openssh-client python3-venv git rsync)
+# The package list lives in one place, scripts/host-packages.txt (first word of each line).
+mapfile -t packages < <(sed -e 's/#.*//' "$repo/scripts/host-packages.txt" | awk 'NF { print $1 }')
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-host: needs root to install packages and start dockerd. Run: sudo make setup" >&2
