@@ -6,10 +6,15 @@ COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down bench
+.PHONY: setup check-host-commands collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down bench
 
 setup:
 	bash scripts/setup-host.sh
+
+# Fails when a suite runs a host command that scripts/host-packages.txt lacks, or when a listed
+# command does not resolve here (after make setup). Seconds; first in make test.
+check-host-commands:
+	$(BIN)/python scripts/check_host_commands.py
 
 # Ansible finds the collection as ansible_collections/pppssh/vpn: point that at this checkout.
 collection:
@@ -44,7 +49,7 @@ molecule-uml: collection
 molecule: molecule-default molecule-uml
 
 # Everything CI runs (.ci/run): static checks first, guests last.
-test: lint sanity unit molecule integration
+test: check-host-commands lint sanity unit molecule integration
 
 # The main job: one server and two clients (rig guests) with live tunnels, a status table
 # and pings; rerun it to reconverge. PPPSSH_LAB_RIG_DIR (default /var/tmp/pppssh-lab).
