@@ -95,3 +95,20 @@ def problems(entries, locate_=locate, owners_=dpkg_owners, depends_=dpkg_depends
             found.append('%s resolves to %s, which %s, not %s or a package it depends on' % (
                 command, path, ('belongs to ' + ', '.join(sorted(owning))) if owning else 'no package owns', package))
     return found
+
+
+def main(lists):
+    """python3 -m host_commands.resolve LIST...: print the problems; exit 1 when there are any."""
+    from host_commands import packages     # pylint: disable=import-outside-toplevel
+    entries = [entry for path in lists for entry in packages.read(path)]
+    found = problems(entries)
+    for problem in found:
+        print('FAILED: ' + problem)
+    count = sum(len(entry[1]) for entry in entries)
+    print('%d of %d listed commands resolve in %s, each from its package' % (count - len(found), count, SYSTEM_PATH))
+    return 1 if found else 0
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(main(sys.argv[1:]))
