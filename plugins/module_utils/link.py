@@ -12,6 +12,7 @@ import re
 import time
 
 from ansible_collections.pppssh.vpn.plugins.module_utils import commands
+from ansible_collections.pppssh.vpn.plugins.module_utils.processes import children, is_link_pppd, read_text
 
 INET_PEER_RE = re.compile(r'\binet (?P<local>[0-9.]+)(?:/\d+)? peer (?P<remote>[0-9.]+)')
 INET_RE = re.compile(r'\binet (?P<local>[0-9.]+)')
@@ -32,50 +33,6 @@ def parse_addresses(ip_output):
         return match.group('local'), match.group('remote')
     match = INET_RE.search(ip_output or '')
     return (match.group('local'), None) if match else (None, None)
-
-
-def parse_stat(text):
-    """(comm, ppid, state) from /proc/PID/stat; comm may hold spaces and parentheses."""
-    head, _sep, tail = text.rpartition(')')
-    fields = tail.split()
-    return head.partition('(')[2], int(fields[1]), fields[0]
-
-
-def read_text(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def process(pid, proc='/proc'):
-    """(comm, ppid) of a live process, or None for a missing or zombie one."""
-    text = read_text('%s/%d/stat' % (proc, pid))
-    if not text:
-        return None
-    comm, ppid, state = parse_stat(text)
-    return None if state in ('Z', 'X') else (comm, ppid)
-
-
-def children(pid, proc='/proc'):
-    """Pids whose parent is ``pid`` (the pty child: ssh), found by parent id, never by name."""
-    found = []
-    for entry in os.listdir(proc):
-        if entry.isdigit():
-            info = process(int(entry), proc)
-            if info and info[1] == pid:
-                found.append(int(entry))
-    return sorted(found)
-
-
-def is_link_pppd(pid, name, proc='/proc'):
-    """True if ``pid`` is a live pppd started with ``call pppssh-NAME`` (guards against reused pids)."""
-    info = process(pid, proc)
-    if not info or info[0] != 'pppd':
-        return False
-    argv = (read_text('%s/%d/cmdline' % (proc, pid)) or '').split('\0')
-    return any(argv[i] == 'call' and argv[i + 1] == commands.peer_name(name) for i in range(len(argv) - 1))
 
 
 def pppd_pid(name, proc='/proc'):

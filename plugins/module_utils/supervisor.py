@@ -17,7 +17,7 @@ import os
 import signal
 import time
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import causes, commands, link
+from ansible_collections.pppssh.vpn.plugins.module_utils import causes, commands, link, processes
 
 LOCK_DIR = '/run/pppssh'
 PIDFILE_WAIT_S = 3
@@ -85,7 +85,7 @@ class Supervisor(object):
         return self.module.run_command(argv)
 
     def _gone(self, pids):
-        return all(link.process(pid) is None for pid in pids) and \
+        return all(processes.process(pid) is None for pid in pids) and \
             not os.path.isdir('/sys/class/net/%s' % self.interface)
 
     def stop(self):
@@ -98,14 +98,14 @@ class Supervisor(object):
         self._forget_pid()
         if pid is None:
             return ran
-        pids = [pid] + link.children(pid)
+        pids = [pid] + processes.children(pid)
         _signal(pid, signal.SIGTERM)
         if not _wait_until(lambda: self._gone(pids), STOP_TIMEOUT_S):
             for leftover in pids:
                 _signal(leftover, signal.SIGKILL)
             if not _wait_until(lambda: self._gone(pids), 3):
                 raise LinkError('pppd %d of link %s did not stop; processes left: %s'
-                                % (pid, self.name, [p for p in pids if link.process(p)]))
+                                % (pid, self.name, [p for p in pids if processes.process(p)]))
             self.module.warn('pppd %d did not stop within %d s of SIGTERM and was killed'
                              % (pid, STOP_TIMEOUT_S))
         return True

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import link
+from ansible_collections.pppssh.vpn.plugins.module_utils import link, processes
 
 
 def test_pidfile_before_and_after_the_interface_exists():
@@ -25,15 +25,15 @@ def test_addresses(output, expected):
 
 
 def test_stat_with_awkward_command_names():
-    assert link.parse_stat('42 (pppd) S 1 42 42 0 -1') == ('pppd', 1, 'S')
-    assert link.parse_stat('43 (a) b) (c) Z 42 43') == ('a) b) (c', 42, 'Z')
+    assert processes.parse_stat('42 (pppd) S 1 42 42 0 -1') == ('pppd', 1, 'S')
+    assert processes.parse_stat('43 (a) b) (c) Z 42 43') == ('a) b) (c', 42, 'Z')
 
 
 def test_process_and_children_read_real_proc():
-    me = link.process(os.getpid())
+    me = processes.process(os.getpid())
     assert me is not None and me[1] == os.getppid()
     assert os.getpid() in link.children(os.getppid())
-    assert link.process(2 ** 22 + 1) is None
+    assert processes.process(2 ** 22 + 1) is None
 
 
 def test_interface_counters_of_loopback():
