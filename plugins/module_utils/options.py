@@ -13,12 +13,16 @@ __metaclass__ = type
 import ipaddress
 import re
 
-NAME_RE = re.compile(r'^[a-z][a-z0-9_-]{0,10}$')
-HOST_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}$')
-USER_RE = re.compile(r'^[a-z_][a-z0-9_-]{0,31}$')
-PATH_RE = re.compile(r'^/[A-Za-z0-9._/@+-]{0,4095}$')
-IPPARAM_RE = re.compile(r'^[A-Za-z0-9_.-]{1,32}$')
-SSH_VALUE_RE = re.compile(r'^[A-Za-z0-9@._:,+=/-]{1,256}$')
+# Used with fullmatch only: "$" would also match before a trailing newline.
+NAME_RE = re.compile(r'[a-z][a-z0-9_-]{0,10}')
+# pppd names its pidfiles ppp-LINKNAME.pid and IFACE.pid: a link called ppp-x or pppssh-x
+# would share them with another link's interface or linkname.
+RESERVED_NAME_PREFIXES = ('ppp-', 'pppssh-')
+HOST_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}')
+USER_RE = re.compile(r'[a-z_][a-z0-9_-]{0,31}')
+PATH_RE = re.compile(r'/[A-Za-z0-9._/@+-]{0,4095}')
+IPPARAM_RE = re.compile(r'[A-Za-z0-9_.-]{1,32}')
+SSH_VALUE_RE = re.compile(r'[A-Za-z0-9@._:,+=/-]{1,256}')
 
 DEFAULT_REMOTE_COMMAND = 'sudo -n /usr/sbin/pppd nodetach notty noauth'
 COMPRESSIONS = ('none', 'deflate', 'bsdcomp')
@@ -56,12 +60,23 @@ def interface_for(name):
     return 'ppp-%s' % name
 
 
+def name_problem(name):
+    """Why ``name`` cannot be a link name, or None. Shared by the module and the roles' filters."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        return ('invalid link name %r' % (name,),
+                'use 1 to 11 characters: a lowercase letter first, then lowercase letters, digits, '
+                '"_" or "-" (it becomes the interface ppp-NAME, at most 15 characters)')
+    if name.startswith(RESERVED_NAME_PREFIXES):
+        return ('link name %r starts with %s' % (name, ' or '.join(RESERVED_NAME_PREFIXES)),
+                'choose a name without that prefix: pppd names its pidfiles ppp-NAME.pid and '
+                'ppp-pppssh-NAME.pid, which would collide with another link\'s')
+    return None
+
+
 def _check_name(name):
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise OptionError(
-            'name', 'invalid link name %r' % (name,),
-            'use 1 to 11 characters: a lowercase letter first, then lowercase letters, digits, '
-            '"_" or "-" (it becomes the interface ppp-NAME, at most 15 characters)')
+    problem = name_problem(name)
+    if problem:
+        raise OptionError('name', *problem)
     return name
 
 
@@ -69,7 +84,7 @@ def _check_host(server):
     if not server:
         raise OptionError('server', 'no server given',
                           'set server to the host name or address of the VPN server')
-    if server.startswith('-') or not HOST_RE.match(server):
+    if server.startswith('-') or not HOST_RE.fullmatch(server):
         raise OptionError('server', 'invalid server %r' % (server,),
                           'give a plain host name, IPv4 or IPv6 address (no spaces, no leading "-")')
     return server
@@ -79,7 +94,7 @@ def _check_user(user):
     if user == 'root':
         raise OptionError('user', 'refusing to log in to the server as root',
                           'use the dedicated unprivileged user (default "vpn") that runs pppd through sudo')
-    if not USER_RE.match(user or ''):
+    if not USER_RE.fullmatch(user or ''):
         raise OptionError('user', 'invalid user name %r' % (user,),
                           'use a POSIX user name such as "vpn"')
     return user
@@ -90,7 +105,7 @@ def _check_path(field, value, required=False):
         if required:
             raise OptionError(field, 'no path given', 'set %s to an absolute path' % field)
         return None
-    if not PATH_RE.match(value) or '/../' in value + '/' or value.endswith('/'):
+    if not PATH_RE.fullmatch(value) or '/../' in value + '/' or value.endswith('/'):
         raise OptionError(field, 'invalid path %r' % (value,),
                           'use an absolute file path made of letters, digits and ._/@+- only')
     return value
@@ -145,7 +160,7 @@ def _check_ssh_options(ssh_options):
         text = str(value).lower() if isinstance(value, bool) else str(value)
         if isinstance(value, bool):
             text = 'yes' if value else 'no'
-        if not SSH_VALUE_RE.match(text):
+        if not SSH_VALUE_RE.fullmatch(text):
             raise OptionError('ssh_options', 'value %r for %s is not allowed' % (value, canonical),
                               'use letters, digits and @._:,+=/- only, no spaces or quotes')
         normalised[canonical] = text
@@ -182,7 +197,7 @@ def normalise(params):
         raise OptionError('supervisor', 'unknown supervisor %r' % (supervisor,),
                           'use one of: %s' % ', '.join(SUPERVISORS))
     ipparam = params.get('ipparam') or 'vpn'
-    if not IPPARAM_RE.match(ipparam):
+    if not IPPARAM_RE.fullmatch(ipparam):
         raise OptionError('ipparam', 'invalid ipparam %r' % (ipparam,),
                           'use up to 32 letters, digits and ._- (the HOWTO uses "vpn")')
 

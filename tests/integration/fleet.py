@@ -329,12 +329,13 @@ def wait_state(fleet, guest, states, timeout, since):
 FINGERPRINT = (
     "find /etc/ppp/peers /etc/pppssh /etc/sudoers.d /var/lib/pppssh /etc/ssh/sshd_config.d "
     "/etc/systemd/system/pppssh@.service -type f -printf '%p %u:%g %m %T@ ' -exec sha256sum {} + 2>/dev/null; "
-    "getent passwd vpn root; pgrep -a -x pppd; pgrep -a -x ssh; ls /sys/class/net; ip -4 -o addr; true")
+    "getent passwd | grep -E '^(root|vpn|pppssh-[^:]*):'; getent group pppssh; "
+    "pgrep -a -x pppd; pgrep -a -x ssh; ls /sys/class/net; ip -4 -o addr; true")
 
 
 def fingerprint(guests=None):
     """What a failed run must not change, on every host at once: managed files (owner, mode, mtime,
-    content), the vpn and root accounts, pppd and ssh processes, interfaces and addresses."""
+    content), the root and client accounts, pppd and ssh processes, interfaces and addresses."""
     guests = guests or (FSERVER,) + CLIENTS
     with ThreadPoolExecutor(len(guests)) as pool:
         return dict(zip([guest.name for guest in guests], pool.map(lambda guest: guest.out(FINGERPRINT), guests)))

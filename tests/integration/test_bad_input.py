@@ -105,16 +105,18 @@ SITE_CASES = [
      ['pppssh_client_local_ip', '10.88.0.2', 'already used by another client']),
     ('pair_overlaps_network_on_both_hosts', {},
      {'fclient2': {'pppssh_client_local_ip': '192.168.213.202', 'pppssh_client_remote_ip': '192.168.213.201'}},
-     ['pppssh_client_local_ip', '192.168.213.202 lies in 192.168.213.0/255.255.255.0 on fserver (eth0)',
-      '192.168.213.202 lies in 192.168.213.0/255.255.255.0 on fclient2 (eth0)', 'choose another pair']),
+     ['pppssh_client_local_ip', '192.168.213.202 lies in 192.168.213.0/24 on fserver (eth0)',
+      '192.168.213.202 lies in 192.168.213.0/24 on fclient2 (eth0)', 'choose another pair']),
     ('local_equals_remote', {},
      {'fclient2': {'pppssh_client_local_ip': '10.88.0.1', 'pppssh_client_remote_ip': '10.88.0.1'}},
      ['pppssh_client_local_ip', 'two different IPv4 addresses']),
     ('invalid_ip', {}, {'fclient2': {'pppssh_client_local_ip': '10.88.0.300', 'pppssh_client_remote_ip': '10.88.0.1'}},
      ['pppssh_client_local_ip', '10.88.0.300']),
     ('link_name_with_slash', {}, {'fclient2': {'pppssh_client_name': 'a/b'}},
-     ['pppssh_client_name', '^[a-z][a-z0-9_-]{0,10}$']),
-    ('server_user_root', {'pppssh_server_user': 'root'}, {}, ['pppssh_server_user', 'root', 'Fix:']),
+     ['pppssh_client_name', "'a/b'", 'lowercase letter first']),
+    ('server_user_of_earlier_versions', {'pppssh_server_user': 'root'}, {}, ['pppssh_server_user', 'root', 'Fix:']),
+    ('account_prefix_not_a_user_name', {'pppssh_server_account_prefix': 'Evil '}, {},
+     ['pppssh_server_account_prefix', 'Evil fclient1', 'Fix:']),
 ]
 
 

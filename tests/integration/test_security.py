@@ -15,13 +15,19 @@ pytest_plugins = ['fleet']
 IDS = [guest.name for guest in CLIENTS]
 
 
-def ssh_as_vpn(guest, extra, command='', timeout=8):
-    """ssh from a client to vpn@server with that client's own key and pinned host key."""
+def account(guest):
+    """The client's own account on the server."""
+    return 'pppssh-%s' % guest.name
+
+
+def ssh_as_client(guest, extra, command='', timeout=8):
+    """ssh from a client to its account on the server with its own key and pinned host key."""
     return guest.sh(
         'timeout %d ssh -F none -i /etc/pppssh/keys/%s -o IdentitiesOnly=yes -o BatchMode=yes '
-        '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/pppssh/known_hosts %s vpn@%s %s '
+        '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/pppssh/known_hosts %s %s@%s %s '
         '</dev/null 2>&1 | tr -c "[:print:]\\n" "." | head -c 4000; true'
-        % (timeout, guest.name, extra, FSERVER.ip, command), check=False, timeout=timeout + 30).stdout
+        % (timeout, guest.name, extra, account(guest), FSERVER.ip, command), check=False,
+        timeout=timeout + 30).stdout
 
 
 def server_pppd_cmdlines():
@@ -32,7 +38,7 @@ def server_pppd_cmdlines():
 @pytest.mark.parametrize('guest', CLIENTS, ids=IDS)
 def test_client_key_runs_no_command_of_its_own(fleet, guest):
     FSERVER.sh('rm -f /tmp/pppssh-pwned')
-    out = ssh_as_vpn(guest, '', '"touch /tmp/pppssh-pwned; id; echo MARK-$((6*7))"')
+    out = ssh_as_client(guest, '', '"touch /tmp/pppssh-pwned; id; echo MARK-$((6*7))"')
     assert 'uid=' not in out and 'MARK-42' not in out, out
     assert FSERVER.sh('test -e /tmp/pppssh-pwned', check=False).returncode != 0
     assert_single_link(guest)
@@ -40,7 +46,7 @@ def test_client_key_runs_no_command_of_its_own(fleet, guest):
 
 @pytest.mark.parametrize('guest', CLIENTS, ids=IDS)
 def test_client_key_gets_no_tty(fleet, guest):
-    out = ssh_as_vpn(guest, '-tt', 'tty')
+    out = ssh_as_client(guest, '-tt', 'tty')
     assert '/dev/pts' not in out, out
     assert_single_link(guest)
 
@@ -55,23 +61,24 @@ def test_client_key_gets_no_port_or_agent_forwarding(fleet):
              'SSH_AUTH_SOCK=/tmp/pppssh-agent/sock ssh-add -q /etc/pppssh/keys/%s' % guest.name, check=False)
     guest.sh('(SSH_AUTH_SOCK=/tmp/pppssh-agent/sock timeout 12 ssh -F none -A -L 127.0.0.1:2222:127.0.0.1:22 '
              '-i /etc/pppssh/keys/%s -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes '
-             '-o UserKnownHostsFile=/etc/pppssh/known_hosts vpn@%s </dev/null >/tmp/pppssh-fwd.log 2>&1 &) ; true'
-             % (guest.name, FSERVER.ip))
+             '-o UserKnownHostsFile=/etc/pppssh/known_hosts %s@%s </dev/null >/tmp/pppssh-fwd.log 2>&1 &) ; true'
+             % (guest.name, account(guest), FSERVER.ip))
     time.sleep(4)
     banner = guest.out("timeout 4 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2222 && head -c 40 <&3' 2>&1; true")
-    agent = FSERVER.out("find /tmp -name 'agent.*' -user vpn 2>/dev/null; "
-                        "grep -l SSH_AUTH_SOCK /proc/[0-9]*/environ 2>/dev/null | head; true")
+    agent = FSERVER.out("find /tmp -name 'agent.*' -user %s 2>/dev/null; "
+                        "grep -l SSH_AUTH_SOCK /proc/[0-9]*/environ 2>/dev/null | head; true" % account(guest))
     guest.sh('sleep 9; kill $(cat /tmp/pppssh-agent/pid); rm -rf /tmp/pppssh-agent; true', timeout=60)
     assert 'SSH-2.0' not in banner, banner
     assert agent.strip() == '', agent
     assert_single_link(guest)
 
 
-def test_vpn_sudo_lists_only_the_per_client_pppd_calls(fleet):
-    listing = FSERVER.out('runuser -u vpn -- sudo -n -l')
+@pytest.mark.parametrize('guest', CLIENTS, ids=IDS)
+def test_each_account_may_sudo_only_its_own_pppd_call(fleet, guest):
+    listing = FSERVER.out('runuser -u %s -- sudo -n -l' % account(guest))
     commands = listing.split('may run the following commands', 1)[1]
     lines = sorted(line.strip() for line in commands.splitlines()[1:] if line.strip())
-    assert lines == sorted('(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % guest.name for guest in CLIENTS), listing
+    assert lines == ['(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % guest.name], listing
 
 
 @pytest.mark.parametrize('words', [
@@ -84,9 +91,9 @@ def test_vpn_sudo_lists_only_the_per_client_pppd_calls(fleet):
     'call ../../../tmp/x',
     'call pppssh-fclient1 call pppssh-fclient2',
 ], ids=lambda words: words.split()[-2] if words.startswith('call pppssh') else words.split()[0])
-def test_vpn_sudo_refuses_other_pppd_options(fleet, words):
+def test_sudo_refuses_other_pppd_options(fleet, words):
     FSERVER.sh("printf 'connect /bin/true\\n' > /tmp/options; chmod 644 /tmp/options")
-    result = FSERVER.sh('runuser -u vpn -- sudo -n /usr/sbin/pppd %s' % words, check=False)
+    result = FSERVER.sh('runuser -u %s -- sudo -n /usr/sbin/pppd %s' % (account(FCLIENT1), words), check=False)
     assert result.returncode != 0
     assert re.search(r'not allowed|a password is required', result.stderr), result.stderr
 
@@ -127,12 +134,12 @@ CLIENT_FILES = {
 SERVER_FILES = {
     '/etc/pppssh': ('root', 'root', '755'),
     '/etc/pppssh/server-allocations.json': ('root', 'root', '600'),
+    '/etc/pppssh/authorized_keys': ('root', 'root', '755'),
+    '/etc/pppssh/authorized_keys/pppssh-{name}': ('root', 'root', '644'),
     '/etc/sudoers.d/pppssh': ('root', 'root', '440'),
-    '/etc/ssh/sshd_config.d/pppssh.conf': ('root', 'root', '644'),
+    '/etc/ssh/sshd_config.d/00-pppssh.conf': ('root', 'root', '644'),
     '/var/lib/pppssh': ('root', 'root', '755'),
-    '/var/lib/pppssh/.ssh': ('root', 'root', '755'),
-    '/var/lib/pppssh/.ssh/authorized_keys': ('root', 'root', '644'),
-    '/etc/ppp/peers/pppssh-{name}': ('root', 'root', '644'),
+    '/etc/ppp/peers/pppssh-{name}': ('root', 'root', '600'),
 }
 
 

@@ -63,7 +63,7 @@ def test_nothing_half_started(host, inventory_name, fleet, hosts, ppp_branch):
         pytest.skip('live branch: the link is up (test_interfaces, test_pings_both_ways)')
     for client in my_links(inventory_name, fleet):
         server = hosts(client['server'])
-        user = fleet['users'][client['server']]
+        user = client['account']
         here = processes(host)
         assert [p for p in here if p[3] == 'pppd'] == [], 'pppd left running on the client'
         assert [p for p in here if p[3] == 'ssh'] == [], 'ssh left running on the client'
@@ -81,11 +81,11 @@ def test_nothing_half_started(host, inventory_name, fleet, hosts, ppp_branch):
 def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, allocations):
     for client in my_links(inventory_name, fleet):
         server, link = hosts(client['server']), client['link']
-        user = fleet['users'][client['server']]
+        user = client['account']
         assert server.user(user).exists
         assert '%s ALL=(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % (user, link) \
             in content_lines(server, '/etc/sudoers.d/pppssh')
-        keys = content_lines(server, server.user(user).home + '/.ssh/authorized_keys')
+        keys = content_lines(server, '/etc/pppssh/authorized_keys/%s' % user)
         assert [k for k in keys if k.startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-%s" ' % link)]
         pair = allocations[client['server']][link]
         assert '%s:%s' % (pair['server_ip'], pair['client_ip']) \

@@ -14,7 +14,7 @@ import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
-SERVER_DEFAULT_USER = 'vpn'
+SERVER_DEFAULT_ACCOUNT_PREFIX = 'pppssh-'
 LINK_NAME = re.compile(r'^[a-z][a-z0-9_-]{0,10}$')
 BRANCH = {}
 
@@ -56,10 +56,12 @@ def fleet(runner):
         server = plain(hostvars.get('pppssh_client_server')) or (servers[0] if len(servers) == 1 else None)
         clients.append(dict(host=name, server=server,
                             link=plain(hostvars.get('pppssh_client_name')) or default_link_name(name)))
-    users = dict((s, plain(runner.get_variables(s).get('pppssh_server_user')) or SERVER_DEFAULT_USER)
-                 for s in servers)
+    prefixes = dict((s, plain(runner.get_variables(s).get('pppssh_server_account_prefix'))
+                     or SERVER_DEFAULT_ACCOUNT_PREFIX) for s in servers)
+    for client in clients:
+        client['account'] = prefixes.get(client['server'], SERVER_DEFAULT_ACCOUNT_PREFIX) + client['link']
     assert servers and clients, 'the inventory needs pppssh_servers and pppssh_clients'
-    return dict(servers=servers, clients=clients, users=users)
+    return dict(servers=servers, clients=clients)
 
 
 @pytest.fixture(scope='session')
@@ -126,6 +128,11 @@ def allocations(fleet, hosts):
 
 def links_of(fleet, server):
     return sorted(c['link'] for c in fleet['clients'] if c['server'] == server)
+
+
+def clients_of(fleet, server):
+    """The client links of a server, sorted by link name: dicts with host, link and account."""
+    return sorted((c for c in fleet['clients'] if c['server'] == server), key=lambda c: c['link'])
 
 
 def content_lines(host, path):

@@ -81,7 +81,7 @@ def test_client_key_gets_no_shell(host, inventory_name, fleet, ansible_hosts, pp
     assert ppp_branch == 'live'
     client = my_link(inventory_name, fleet)
     server_address = tunnel_status(ansible_hosts(inventory_name), client['link'])['config']['server']
-    user = fleet['users'][client['server']]
+    user = client['account']
     ssh = ('timeout 20 ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes '
            '-o UserKnownHostsFile=/etc/pppssh/known_hosts -i /etc/pppssh/keys/%s %s@%s'
            % (client['link'], user, server_address))

@@ -35,7 +35,7 @@ def test_normalise_is_stable():
 
 
 @pytest.mark.parametrize('name', ['', 'a' * 12, 'Office', '1office', 'of/fice', '..', 'a..b/', 'of fice',
-                                  'of;fice', 'of$(id)', 'of`x`', 'of\nx', None])
+                                  'of;fice', 'of$(id)', 'of`x`', 'of\nx', 'office\n', 'ppp-x', 'pppssh-x', None])
 def test_bad_link_names_are_refused(name):
     message = refused('name', name=name)
     assert 'ppp-NAME' in message

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: pppssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the pppssh roles: the server's allocation and the validation of published data.
+
+Thin wrappers: the logic is in module_utils (allocation.py, published.py) with its unit tests.
+A refused value raises AnsibleFilterError, so the task fails with the named cause before any
+file is written from it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, published
+from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
+
+
+def _plain(value):
+    """Ansible's lazy and tagged containers as plain Python data (JSON round trip)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _old_state(slurped):
+    content = (slurped or {}).get('content') if isinstance(slurped, dict) else None
+    if not content:
+        return None
+    try:
+        return json.loads(base64.b64decode(content).decode('utf-8'))
+    except (ValueError, TypeError):
+        raise AnsibleFilterError('the persisted allocation is not valid JSON. Fix: move the state file aside '
+                                 '(the next run allocates again) or restore it from a backup')
+
+
+def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
+                      passwd=None, ipparam='vpn'):
+    """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table."""
+    clients = []
+    for host in client_hosts or []:
+        variables = hostvars[host]
+        info = variables.get('pppssh_client_info')
+        clients.append(allocation.Client(
+            host=host,
+            published_info=_plain(info) if info is not None else None,
+            inventory_state=str(variables.get('pppssh_client_state') or 'present'),
+            inventory_server=variables.get('pppssh_client_server') or None,
+            facts=_plain(variables.get('ansible_facts') or {}) if info is not None else {}))
+    server_facts = _plain(hostvars[server].get('ansible_facts') or {})
+    return allocation.allocate(str(server), pool, _plain(server_subnets or []), str(account_prefix),
+                               _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
+                               ipparam)
+
+
+def _refused(function, *args):
+    try:
+        return function(*args)
+    except Refusal as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def client_link(server_view, name, host, server, facts, address=None, port=None):
+    """What a client may use of its server's published view, validated on the client.
+
+    Returns {address, port, account, ipparam, server_ip, client_ip, subnets} in canonical form, or
+    raises: a compromised server must not reach root on its clients through these values.
+    ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port).
+    """
+    view = _plain(server_view or {})
+    pair = (view.get('clients') or {}).get(name)
+    if not isinstance(pair, dict):
+        raise AnsibleFilterError('%s: server %s published no address pair for link %s. Fix: run playbooks/site.yml '
+                                 'with the server in the limit: its play (pppssh_server role) allocates the pair '
+                                 'and authorizes the key' % (host, server, name))
+    source = '%s (published by server %s)' % (host, server)
+    subnets = _refused(published.ipv4_networks, view.get('subnets'), source, 'pppssh_server_subnets')
+    mine = published.host_networks(_plain(facts or {}))
+    for subnet in subnets:
+        for interface, network in mine:
+            if subnet.overlaps(network):
+                raise AnsibleFilterError('%s: pppssh_server_subnets %s of server %s overlaps %s on this client (%s). '
+                                         'Fix: route only subnets behind the server that this client does not hold '
+                                         'itself' % (host, subnet, server, network, interface))
+    server_ip = _refused(published.ipv4_address, pair.get('server_ip'), source, 'server_ip')
+    client_ip = _refused(published.ipv4_address, pair.get('client_ip'), source, 'client_ip')
+    if not server_ip or not client_ip or server_ip == client_ip:
+        raise AnsibleFilterError('%s: server %s published no usable address pair for link %s (%r/%r). Fix: rerun '
+                                 'playbooks/site.yml with the server' % (host, server, name, server_ip, client_ip))
+    return {
+        'address': _refused(published.server_address, address, host, 'pppssh_client_server_address') if address
+        else _refused(published.server_address, view.get('address'), source, 'pppssh_server_address'),
+        'port': _refused(published.port, port, host, 'pppssh_client_server_port') if port
+        else _refused(published.port, view.get('port'), source, 'pppssh_server_ssh_port'),
+        'account': _refused(published.account_name, pair.get('account'), source, 'account'),
+        'ipparam': _refused(published.ipparam, view.get('ipparam'), source, 'pppssh_server_ipparam'),
+        'server_ip': server_ip,
+        'client_ip': client_ip,
+        'subnets': [str(subnet) for subnet in subnets],
+    }
+
+
+def ed25519_public_key(text, host, field):
+    """'ssh-ed25519 BLOB' of one public key line, or a failure naming the host and the file."""
+    return _refused(published.ed25519_public_key, text, str(host), str(field))
+
+
+def ed25519_host_key(text, host):
+    """'ssh-ed25519 BLOB' of a server's host key file, for the pinned known_hosts line."""
+    return _refused(published.host_key, text, str(host))
+
+
+def link_name(value, host, field='pppssh_client_name'):
+    """A valid link name, or a failure naming the host and the variable."""
+    return _refused(published.link_name, value, str(host), str(field))
+
+
+def ipparam(value, host, field):
+    """A valid pppd ipparam, or a failure naming the host and the variable."""
+    return _refused(published.ipparam, value, str(host), str(field))
+
+
+def canonical_networks(values, host, field):
+    """Canonical CIDR strings of a list of IPv4 networks, or a failure naming the host and the variable."""
+    return [str(network) for network in _refused(published.ipv4_networks, _plain(values), str(host), str(field))]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'server_allocation': server_allocation,
+            'client_link': client_link,
+            'ed25519_public_key': ed25519_public_key,
+            'ed25519_host_key': ed25519_host_key,
+            'canonical_networks': canonical_networks,
+            'link_name': link_name,
+            'ipparam': ipparam,
+        }

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: pppssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validate what one managed host publishes to another, and return only canonical values.
+
+A managed host may be compromised: its facts, the files it lets Ansible slurp and the values it
+publishes are untrusted wherever another host uses them. Every function here parses a value,
+refuses it with a Refusal that names the host, the variable, the value and the fix, or returns
+the canonical form that templates may render (never the input itself).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import ipaddress
+import struct
+
+from ansible_collections.pppssh.vpn.plugins.module_utils import options
+
+ED25519 = 'ssh-ed25519'
+# What an ed25519 public key blob holds: string "ssh-ed25519", then a 32-byte string.
+ED25519_BLOB_LEN = 4 + len(ED25519) + 4 + 32
+HOST_KEY_TYPES = ('ssh-ed25519',)
+
+
+class Refusal(ValueError):
+    """A published value that may not be used: where it came from, what is wrong, the fix."""
+
+    def __init__(self, host, field, value, problem, fix):
+        self.host = host
+        self.field = field
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        super(Refusal, self).__init__('%s: %s %s: %s. Fix: %s' % (host, field, _shown(value), problem, fix))
+
+
+def _shown(value):
+    """The value as the operator should see it: quoted, control characters escaped, bounded."""
+    text = repr(value) if not isinstance(value, str) else repr(str(value))
+    return text if len(text) <= 120 else text[:117] + '...'
+
+
+def link_name(value, host, field='pppssh_client_name'):
+    problem = options.name_problem(value)
+    if problem:
+        raise Refusal(host, field, value, *problem)
+    return value
+
+
+def account_name(value, host, field):
+    if not isinstance(value, str) or not options.USER_RE.fullmatch(value) or value == 'root':
+        raise Refusal(host, field, value, 'not a usable account name',
+                      'use at most 32 lowercase letters, digits, "_" or "-", a letter or "_" first, never root')
+    return value
+
+
+def ipparam(value, host, field):
+    if not isinstance(value, str) or not options.IPPARAM_RE.fullmatch(value):
+        raise Refusal(host, field, value, 'not a usable pppd ipparam',
+                      'use up to 32 letters, digits and ._- (the HOWTO uses "vpn")')
+    return value
+
+
+def server_address(value, host, field='pppssh_server_address'):
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if not text or text.startswith('-') or not options.HOST_RE.fullmatch(text):
+        raise Refusal(host, field, value, 'not a host name or address',
+                      'give a plain host name, IPv4 or IPv6 address (no spaces, no leading "-")')
+    return text
+
+
+def port(value, host, field='pppssh_server_ssh_port'):
+    try:
+        number = int(str(value), 10)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or not 1 <= number <= 65535:
+        raise Refusal(host, field, value, 'not a TCP port', 'use a whole number from 1 to 65535')
+    return number
+
+
+def ed25519_public_key(text, host, field):
+    """'ssh-ed25519 BLOB' from a public key file's text: exactly one line, one ed25519 key.
+
+    The comment is dropped (the consumer writes its own), and so is anything that could be
+    an authorized_keys option or a second key.
+    """
+    if not isinstance(text, str):
+        raise Refusal(host, field, text, 'is not text', 'publish the content of an ssh-ed25519 .pub file')
+    lines = text.strip('\n').split('\n')
+    if len(lines) != 1 or '\r' in text or '\0' in text:
+        raise Refusal(host, field, text, 'must be exactly one line holding one key (found %d lines)' % len(lines),
+                      'make the .pub file hold one "ssh-ed25519 AAAA... comment" line, e.g. regenerate it with '
+                      'ssh-keygen -y -f PRIVATE_KEY')
+    words = lines[0].split()
+    if len(words) < 2 or words[0] != ED25519:
+        raise Refusal(host, field, text, 'is not an ssh-ed25519 public key line (it must start with "%s ")' % ED25519,
+                      'publish only the key that ssh-keygen -t ed25519 wrote, with no options before it')
+    blob = words[1]
+    try:
+        raw = base64.b64decode(blob.encode('ascii'), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b''
+    if len(raw) != ED25519_BLOB_LEN or base64.b64encode(raw).decode('ascii') != blob \
+            or raw[:4 + len(ED25519)] != struct.pack('>I', len(ED25519)) + ED25519.encode('ascii') \
+            or raw[4 + len(ED25519):4 + len(ED25519) + 4] != struct.pack('>I', 32):
+        raise Refusal(host, field, text, 'the key blob is not a valid ssh-ed25519 public key',
+                      'regenerate the key pair with ssh-keygen -t ed25519')
+    return '%s %s' % (ED25519, blob)
+
+
+def host_key(text, host, field='/etc/ssh/ssh_host_ed25519_key.pub'):
+    """'TYPE BLOB' of a server's host key file, for a known_hosts line."""
+    return ed25519_public_key(text, host, field)
+
+
+def ipv4_network(value, host, field):
+    """A canonical IPv4 network ('172.20.0.0/24') from a CIDR string, or a Refusal."""
+    if not isinstance(value, str):
+        raise Refusal(host, field, value, 'is not a CIDR string', 'write it like 172.20.0.0/24')
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise Refusal(host, field, value, 'is not an IPv4 network in CIDR form', 'write it like 172.20.0.0/24')
+    if '/' not in value:
+        raise Refusal(host, field, value, 'has no prefix length', 'write the network with its prefix, like %s/32'
+                      % network.network_address)
+    if str(network) != value.strip() and network.with_netmask != value.strip():
+        raise Refusal(host, field, value, 'has host bits set (did you mean %s?)' % network,
+                      'write the network address, %s' % network)
+    if network.prefixlen == 0 or network.is_loopback or network.is_multicast or network.is_link_local \
+            or network.is_unspecified or network.is_reserved:
+        raise Refusal(host, field, value, 'is not a routable unicast network',
+                      'name the LAN itself (e.g. 172.20.0.0/24), never the default route, loopback, '
+                      'link-local, multicast or reserved space')
+    return network
+
+
+def ipv4_networks(values, host, field):
+    """Canonical networks of a list, refusing duplicates and overlaps within the list."""
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        raise Refusal(host, field, values, 'is not a list', 'give a list of CIDR networks, e.g. [172.20.0.0/24]')
+    networks = []
+    for value in values:
+        network = ipv4_network(value, host, field)
+        for seen in networks:
+            if network.overlaps(seen):
+                raise Refusal(host, field, values, '%s overlaps %s in the same list' % (network, seen),
+                              'list each network once, without overlaps')
+        networks.append(network)
+    return networks
+
+
+def ipv4_address(value, host, field):
+    if value is None or value == '':
+        return None
+    try:
+        return str(options._check_ip(field, value))
+    except options.OptionError as exc:
+        raise Refusal(host, field, value, exc.problem, exc.fix)
+
+
+def host_networks(facts):
+    """[(interface, IPv4Network)] configured on a host, from its gathered facts. The ppp-* interfaces
+    of pppssh links are left out: their /32 peer addresses come from the pool itself."""
+    found = []
+    facts = facts or {}
+    for interface in facts.get('interfaces') or []:
+        if not isinstance(interface, str) or interface.startswith('ppp-'):
+            continue
+        data = facts.get(interface.replace('-', '_').replace('.', '_').replace(':', '_')) or {}
+        addresses = ([data['ipv4']] if isinstance(data.get('ipv4'), dict) else []) \
+            + [a for a in data.get('ipv4_secondaries') or [] if isinstance(a, dict)]
+        for address in addresses:
+            try:
+                network = ipaddress.IPv4Interface('%s/%s' % (address['address'], address['netmask'])).network
+            except (KeyError, TypeError, ValueError):
+                continue
+            found.append((interface, network))
+    return found
