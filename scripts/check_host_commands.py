@@ -99,7 +99,9 @@ def main(argv=None):
     if args.verbose:
         report_all(result, listed, baseline, venv, out)
 
-    failed = False
+    failed = bool(result.unreadable)
+    for problem in result.unreadable:
+        out.write('check-host-commands: FAILED: cannot read %s\n' % problem)
     missing = missing_programs(result, listed, baseline, venv)
     if missing:
         report_missing(missing, args.packages, out)

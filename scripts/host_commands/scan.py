@@ -1,6 +1,8 @@
 """Which files are host-side suites, how each is read, and who provides each program they run."""
 import os
 
+import yaml
+
 from host_commands import marked_file, make_source, python_source, shell_lexer, shell_source, yaml_source
 
 # The suites: what `make setup`, `make lab`, `make test`, `make bench` and CI run on the host.
@@ -56,6 +58,7 @@ class Scan(object):
         self.files = 0
         self.functions = set()      # shell functions of the suites (not programs)
         self.project = set()        # the suites' own executables (rig, lab.sh, ...)
+        self.unreadable = []        # files that did not parse: the check fails on them
         sources = []
         variables, clash = {}, set()
         for path in files(repo):
@@ -76,14 +79,17 @@ class Scan(object):
         variables = dict((k, v) for k, v in variables.items() if k not in clash)
         for path, file_kind, text in sources:
             self.files += 1
-            if file_kind == 'shell':
-                self.uses.extend(shell_source.uses(text, path, variables))
-            elif file_kind == 'python':
-                self.uses.extend(python_source.uses(text, path))
-            elif file_kind == 'yaml':
-                self.uses.extend(yaml_source.uses(text, path))
-            else:
-                self.uses.extend(make_source.uses(text, path))
+            try:
+                if file_kind == 'shell':
+                    self.uses.extend(shell_source.uses(text, path, variables))
+                elif file_kind == 'python':
+                    self.uses.extend(python_source.uses(text, path))
+                elif file_kind == 'yaml':
+                    self.uses.extend(yaml_source.uses(text, path))
+                else:
+                    self.uses.extend(make_source.uses(text, path))
+            except (SyntaxError, ValueError, yaml.YAMLError) as error:
+                self.unreadable.append('%s: %s' % (path, error))
 
 
 def program(command):

@@ -104,3 +104,9 @@ def test_problems_name_what_does_not_resolve_or_is_another_packages():
                              depends_=lambda: {})
     assert found == ['ss (package nftables) is not found in %s' % resolve.SYSTEM_PATH,
                      'ip resolves to /usr/bin/ip, which belongs to busybox, not iproute2 or a package it depends on']
+
+
+def test_a_file_that_does_not_parse_fails_the_check(repo, capsys):
+    write(repo, 'tests/broken.py', 'def f(:\n')
+    status, out = check(repo, 'iproute2 ip\nprocps sysctl\nnftables nft\n', capsys)
+    assert status == 1 and 'FAILED: cannot read tests/broken.py' in out
