@@ -5,16 +5,25 @@ BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
+# Times a stage into the file PPPSSH_STAGE_LOG names, when set (.ci/run prints the table).
+STAGE := bash scripts/stage.sh
+# What make test runs, in order (.ci/run lists the ones that did not run).
+TEST_STAGES := check-host-commands lint matrix molecule-default molecule-uml integration
 
-.PHONY: setup check-host-commands collection lint sanity unit integration molecule molecule-default molecule-uml test clean lab lab-down bench
+.PHONY: setup check-host-commands check-fresh collection lint sanity unit matrix ci-stages integration molecule molecule-default molecule-uml test clean lab lab-down bench
 
 setup:
-	bash scripts/setup-host.sh
+	@$(STAGE) setup bash scripts/setup-host.sh
 
 # Fails when a suite runs a host command that scripts/host-packages.txt lacks, or when a listed
 # command does not resolve here (after make setup). Seconds; first in make test.
 check-host-commands:
-	$(BIN)/python scripts/check_host_commands.py
+	@$(STAGE) check-host-commands $(BIN)/python scripts/check_host_commands.py
+
+# The setup package install in a pristine Debian 12 chroot (debootstrap), run twice, and every
+# listed command resolving there. About 5 min on first use; not part of make test.
+check-fresh:
+	bash scripts/check-fresh.sh
 
 # Ansible finds the collection as ansible_collections/pppssh/vpn: point that at this checkout.
 collection:
@@ -23,7 +32,7 @@ collection:
 
 # ansible-lint (production profile), ansible-doc of every module, changelog fragments.
 lint: collection
-	bash scripts/lint.sh
+	@$(STAGE) lint bash scripts/lint.sh
 
 # ansible-test sanity on a git copy in .build/sanity (pip from PyPI, see scripts/sanity.sh).
 sanity:
@@ -32,24 +41,34 @@ sanity:
 unit: collection
 	$(BIN)/pytest -q tests/unit
 
+# sanity + unit on every ansible-core meta/runtime.yml claims (2.16-2.19, two at a time):
+# .venv for the newest, .venvs/ansible-2.NN from tests/matrix/requirements-2.NN.txt for the rest.
+matrix: collection
+	@$(STAGE) matrix $(BIN)/python scripts/version_matrix.py
+
 # Boots two User-mode Linux guests (rig/) and drives real pppd, sshd and sudo through Ansible.
 integration: collection
-	$(BIN)/pytest -v tests/integration; status=$$?; rig/rig down; exit $$status
+	@$(STAGE) integration bash -c '$(BIN)/pytest -v tests/integration; status=$$?; rig/rig down; exit $$status'
 
 # Molecule `default`: site.yml on two systemd containers (privileged, or explicit capabilities
 # where the host refuses that: PPPSSH_MOLECULE_PRIVILEGED=true|false, auto-detected when unset).
 # Builds its image locally (scripts/docker-image.sh, no registry). Needs dockerd (make setup).
 molecule-default: collection
-	molecule test -s default
+	@$(STAGE) molecule-default molecule test -s default
 
 # Molecule `uml`: the same playbook on rig guests whose kernel has PPP: always a live link.
 molecule-uml: collection
-	molecule test -s uml; status=$$?; rig/rig down; exit $$status
+	@$(STAGE) molecule-uml bash -c 'molecule test -s uml; status=$$?; rig/rig down; exit $$status'
 
 molecule: molecule-default molecule-uml
 
-# Everything CI runs (.ci/run): static checks first, guests last.
-test: check-host-commands lint sanity unit molecule integration
+# Everything CI runs (.ci/run): the host command check first, static checks, guests last.
+# matrix is sanity and unit on each supported ansible-core (make sanity, make unit: the newest only).
+test: $(TEST_STAGES)
+
+# The stages of .ci/run (make setup test), for its timing table.
+ci-stages:
+	@echo setup $(TEST_STAGES)
 
 # The main job: one server and two clients (rig guests) with live tunnels, a status table
 # and pings; rerun it to reconverge. PPPSSH_LAB_RIG_DIR (default /var/tmp/pppssh-lab).

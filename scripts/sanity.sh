@@ -11,18 +11,29 @@
 # so a stand-in that gets the same pip from ensurepip + PyPI is put there when missing.
 #
 # Usage: scripts/sanity.sh [extra ansible-test sanity arguments, e.g. --test pep8]
+# Environment: PPPSSH_VENV (the venv whose ansible-test runs, default .venv), PPPSSH_SANITY_DIR
+# (where the copy goes, default .build/sanity; make matrix gives each ansible-core its own).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${PPPSSH_VENV:-$repo/.venv}
 python_version=${PPPSSH_SANITY_PYTHON:-3.11}
-pip_version=24.2
-copy=$repo/.build/sanity/ansible_collections/pppssh/vpn
+build=${PPPSSH_SANITY_DIR:-$repo/.build/sanity}
+copy=$build/ansible_collections/pppssh/vpn
 
 if [ -x "$venv/bin/ansible-test" ]; then
   export PATH="$venv/bin:$PATH"
 fi
 command -v ansible-test >/dev/null || { echo "sanity: ansible-test not found; run 'make setup' first" >&2; exit 1; }
+# The pip that this ansible-test bootstraps its sanity venvs with (23.1.2 up to 2.17, 24.2 after).
+pip_version=$("$(dirname "$(command -v ansible-test)")/python" - <<'EOF'
+import os
+import re
+import ansible_test
+with open(os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')) as handle:
+    print(re.search(r"pip='([0-9.]+)'", handle.read()).group(1))
+EOF
+)
 # The collection has no dependencies; keep ansible-test away from other pppssh.vpn copies.
 unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 
@@ -55,10 +66,10 @@ fi
 
 # 2. A clean copy that is its own git repository.
 cd "$repo"
-rm -rf "$repo/.build/sanity"
+rm -rf "$build"
 mkdir -p "$copy"
 git ls-files -z -co --exclude-standard \
-  | grep -zvE '^(\.venv|\.build|\.rig)(/|$)' \
+  | grep -zvE '^(\.venv|\.venvs|\.build|\.rig)(/|$)' \
   | while IFS= read -r -d '' file; do
       # tracked files deleted in the working tree are listed too: skip them
       if [ -e "$file" ] || [ -L "$file" ]; then printf '%s\0' "$file"; fi

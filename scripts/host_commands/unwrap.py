@@ -28,6 +28,8 @@ _VALUE_OPTIONS = {
 # The rest of the line runs somewhere else than the host.
 ELSEWHERE = frozenset(('ssh', 'chroot', 'systemd-nspawn', 'lxc-attach'))
 PROBES = frozenset(('need',))       # rig/lib.sh: need CMD... dies naming the missing ones
+# The project's own wrappers: how many of their arguments come before the command they run.
+PROJECT_WRAPPERS = {'stage.sh': 1}  # scripts/stage.sh NAME CMD...
 
 
 def host_programs(words, depth=0):
@@ -53,6 +55,14 @@ def host_programs(words, depth=0):
             return
         if base in ELSEWHERE or (base == 'docker' and rest and rest[0].value in ('exec', 'run')):
             return
+        if base in ('bash', 'sh', 'dash') and rest and os.path.basename(rest[0].value) in PROJECT_WRAPPERS:
+            words = rest[1 + PROJECT_WRAPPERS[os.path.basename(rest[0].value)]:]
+            depth += 1
+            continue
+        if base in PROJECT_WRAPPERS:
+            words = rest[PROJECT_WRAPPERS[base]:]
+            depth += 1
+            continue
         if base in ('bash', 'sh', 'dash') and len(rest) >= 2 and rest[0].value == '-c':
             if rest[1].literal or '$' not in rest[1].value:
                 for command in shell_lexer.commands(rest[1].value, first.line):

@@ -48,3 +48,14 @@ def test_recipes_and_shell_calls_of_a_makefile():
                 '# a comment with nft in it\n')
     found = [(use.command, use.line) for use in make_source.uses(makefile, 'Makefile')]
     assert found == [('git', 1), ('molecule', 4), ('rig/rig', 4), ('exit', 4)]
+
+
+def test_plain_make_variables_stand_in_and_the_stage_wrapper_is_seen_through():
+    makefile = ('STAGE := bash scripts/stage.sh\n'
+                'BIN := $(VENV)/bin\n'
+                'lint:\n'
+                '\t@$(STAGE) lint bash scripts/lint.sh\n'
+                'integration:\n'
+                "\t@$(STAGE) integration bash -c '$(BIN)/pytest tests; s=$$?; rig/rig down; exit $$s'\n")
+    found = [(use.command, use.line) for use in make_source.uses(makefile, 'Makefile')]
+    assert found == [('bash', 4), ('bash', 4), ('bash', 6), ('bash', 6), ('rig/rig', 6), ('exit', 6)]
