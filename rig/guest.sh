@@ -15,14 +15,17 @@ console_tail() {
 }
 
 cmd_start() {
-    local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0
-    shift 2 || die "usage: start NAME IP [--mem 256M] [--init shell|systemd] [--fresh]"
+    local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0 kernel=uml release=$RIG_RELEASE
+    local usage="usage: start NAME IP [--mem 256M] [--init shell|systemd] [--kernel uml|debian] [--release ${RIG_RELEASES[*]// /|}] [--fresh]"
+    shift 2 || die "$usage"
     while (($#)); do
         case $1 in
         --mem) mem=${2:?--mem needs a value}; shift 2 ;;
         --init) init=${2:?--init needs shell or systemd}; shift 2 ;;
+        --kernel) kernel=${2:?--kernel needs uml or debian}; shift 2 ;;
+        --release) release=${2:?--release needs a value}; shift 2 ;;
         --fresh) fresh=1; shift ;;
-        *) die "start: unknown option '$1'" ;;
+        *) die "start: unknown option '$1'; $usage" ;;
         esac
     done
     check_name "$name"
@@ -36,9 +39,22 @@ cmd_start() {
     systemd) init_path=/lib/systemd/systemd ;;
     *) die "--init must be shell or systemd" ;;
     esac
+    local disk image stem
+    case $kernel in
+    uml) disk=disk.cow ;;
+    debian) disk=disk.qcow2 ;;
+    *) die "--kernel must be uml or debian" ;;
+    esac
+    check_release "$release"
+    image=$(image_of "$release")
+    stem=${image%.ext4}
     need_root
-    need "$RIG_UML" ip setsid ssh
-    [[ -s $RIG_IMAGE ]] || die "no image at $RIG_IMAGE: run 'rig/rig image' first"
+    need ip setsid ssh
+    if [[ $kernel == uml ]]; then need "$RIG_UML"; else need "$RIG_QEMU" qemu-img; fi
+    [[ -s $image ]] || die "no image at $image: run 'rig/rig image --release $release' first"
+    if [[ $kernel == debian && ! (-s $stem.vmlinux && -s $stem.initrd) ]]; then
+        die "no kernel beside $image: run 'rig/rig image --release $release' (it rebuilds)"
+    fi
     local pid o_pid o_name o_ip o_dir
     if pid=$(guest_pid "$name"); then die "guest $name is already running (pid $pid)"; fi
     while read -r o_pid o_name o_ip o_dir; do
@@ -52,38 +68,74 @@ cmd_start() {
     local dir stamp tap
     dir=$(guest_dir "$name")
     mkdir -p "$dir" "$RIG_UML_DIR"
-    stamp=$(cat "$RIG_IMAGE.stamp" 2>/dev/null || echo none)
+    stamp=$(cat "$image.stamp" 2>/dev/null || echo none)
     if ((fresh)); then
-        rm -f "$dir/disk.cow"
-    elif [[ -e $dir/disk.cow && $(cat "$dir/image.stamp" 2>/dev/null) != "$stamp" ]]; then
-        # A COW file is only valid over the exact image it was made on.
-        log "image was rebuilt since $name was created: discarding its disk state"
-        rm -f "$dir/disk.cow"
+        rm -f "$dir/disk.cow" "$dir/disk.qcow2"
+    elif [[ -e $dir/disk.cow || -e $dir/disk.qcow2 ]] &&
+        [[ $(cat "$dir/image.stamp" 2>/dev/null) != "$stamp" || ! -e $dir/$disk ]]; then
+        # A COW file is only valid over the exact image it was made on, and a
+        # guest's disk state is in one format: UML's COW or QEMU's qcow2.
+        log "image rebuilt, or release or kernel changed, since $name was created: discarding its disk state"
+        rm -f "$dir/disk.cow" "$dir/disk.qcow2"
     fi
-    [[ -e $dir/disk.cow ]] || printf '%s\n' "$stamp" >"$dir/image.stamp"
+    [[ -e $dir/$disk ]] || printf '%s\n' "$stamp" >"$dir/image.stamp"
 
     tap=$(tap_of "$name")
     ip -n "$RIG_NETNS" link del "$tap" 2>/dev/null || true
     ip -n "$RIG_NETNS" tuntap add "$tap" mode tap vnet_hdr
     ip -n "$RIG_NETNS" link set "$tap" master "$RIG_BRIDGE" up
 
-    # shellcheck disable=SC2054 # commas belong to UML options
-    local args=(
-        "mem=$mem" "umid=pppssh-$name" "uml_dir=$RIG_UML_DIR"
-        "ubd0=$dir/disk.cow,$RIG_IMAGE" root=/dev/ubda rw
-        "hostfs=$RIG_UML_MODULES"
-        "vec0:transport=tap,ifname=$tap,depth=128,gro=1"
-        con0=null,fd:1 con=null ssl=null
-        ipv6.disable_ipv6=1 "rig_name=$name" "rig_ip=$ip/24" "init=$init_path"
-    )
+    local -a argv
+    if [[ $kernel == uml ]]; then
+        # shellcheck disable=SC2054 # commas belong to UML options
+        argv=(
+            "$RIG_UML"
+            "mem=$mem" "umid=pppssh-$name" "uml_dir=$RIG_UML_DIR"
+            "ubd0=$dir/disk.cow,$image" root=/dev/ubda rw
+            "hostfs=$RIG_UML_MODULES"
+            "vec0:transport=tap,ifname=$tap,depth=128,gro=1"
+            con0=null,fd:1 con=null ssl=null
+            ipv6.disable_ipv6=1 "rig_name=$name" "rig_ip=$ip/24" "init=$init_path"
+        )
+    else
+        if [[ ! -e $dir/disk.qcow2 ]]; then
+            qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" ||
+                die "qemu-img create failed"
+        fi
+        local mac
+        mac=$(awk -F. '{ printf "02:00:%02x:%02x:%02x:%02x", $1, $2, $3, $4 }' <<<"$ip")
+        # No KVM: /dev/kvm here is PVM, which hangs stock kernels. TCG it is.
+        # The raw image is opened read-only and unlocked: UML guests and other
+        # QEMU guests share it (each writes only to its own qcow2 overlay).
+        # net.ifnames=0 keeps the NIC eth0 under systemd's udev too.
+        # rig_name/rig_ip/rig_dir let the rig find the guest (all_guests).
+        # shellcheck disable=SC2054 # commas belong to QEMU options
+        argv=(
+            "$RIG_QEMU" -name "pppssh-$name" -machine q35 -accel tcg,tb-size=64
+            -m "$mem" -smp 1 -nodefaults -no-user-config -display none
+            -kernel "$stem.vmlinux" -initrd "$stem.initrd"
+            -append "console=ttyS0 root=/dev/vda rw quiet net.ifnames=0 ipv6.disable_ipv6=1 rig_name=$name rig_ip=$ip/24 rig_dir=$RIG_DIR init=$init_path"
+            -blockdev "driver=file,filename=$image,node-name=base-file,read-only=on,locking=off"
+            -blockdev driver=raw,file=base-file,node-name=base,read-only=on
+            -blockdev "driver=file,filename=$dir/disk.qcow2,node-name=top-file"
+            -blockdev driver=qcow2,file=top-file,backing=base,node-name=top
+            -device virtio-blk-pci,drive=top
+            -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no"
+            -device "virtio-net-pci,netdev=net0,mac=$mac,romfile="
+            -chardev "file,id=con0,path=$dir/console.log,append=on" -serial chardev:con0
+            -qmp "unix:$dir/qmp.sock,server=on,wait=off"
+        )
+    fi
     [[ ! -e $dir/console.log ]] || mv -f "$dir/console.log" "$dir/console.log.old"
+    : >"$dir/console.log"
     printf '%s\n' "$ip" >"$dir/ip"
     printf '%s\n' "$init" >"$dir/init"
+    printf '%s\n' "$kernel" >"$dir/kernel"
+    printf '%s\n' "$release" >"$dir/release"
     now >"$dir/started"
-    printf '%s %s\n' "$RIG_UML" "${args[*]}" >"$dir/cmdline"
+    printf '%s\n' "${argv[*]}" >"$dir/cmdline"
     # setsid: the guest's host processes form one session, so stop finds them all.
-    setsid ip netns exec "$RIG_NETNS" "$RIG_UML" "${args[@]}" \
-        </dev/null >"$dir/console.log" 2>&1 &
+    setsid ip netns exec "$RIG_NETNS" "${argv[@]}" </dev/null >>"$dir/console.log" 2>&1 &
     pid=$!
     printf '%s\n' "$pid" >"$dir/pid"
     sleep 0.3
@@ -91,7 +143,7 @@ cmd_start() {
         console_tail "$name"
         die "guest $name died at once"
     fi
-    log "started $name ($ip, init $init, mem $mem) pid $pid"
+    log "started $name ($ip, kernel $kernel, $release, init $init, mem $mem) pid $pid"
 }
 
 cmd_wait() {
@@ -215,7 +267,8 @@ cmd_list() {
         name=$(basename "$d")
         state=stopped
         if guest_pid "$name" >/dev/null; then state=running; fi
-        printf '%s\t%s\t%s\t%s\n' "$name" "$(<"$d/ip")" "$(cat "$d/init" 2>/dev/null)" "$state"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(<"$d/ip")" "$(cat "$d/init" 2>/dev/null)" "$state" \
+            "$(cat "$d/kernel" 2>/dev/null || echo uml)" "$(cat "$d/release" 2>/dev/null || echo "$RIG_RELEASE")"
     done
 }
 

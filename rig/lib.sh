@@ -3,6 +3,9 @@
 
 RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_DIR=${PPPSSH_RIG_DIR:-/var/tmp/pppssh-rig}
+# Guest releases the rig builds roots for; the first is the default.
+RIG_RELEASES=(bookworm trixie)
+RIG_RELEASE=${RIG_RELEASES[0]}
 RIG_IMAGE=$RIG_DIR/image.ext4
 RIG_KEY=$RIG_DIR/id_ed25519
 RIG_GUESTS=$RIG_DIR/guests
@@ -14,6 +17,7 @@ RIG_BR_PORT=rig-brport
 RIG_HOST_IP=192.168.213.1
 RIG_UML=/usr/bin/linux
 RIG_UML_MODULES=/usr/lib/uml/modules
+RIG_QEMU=qemu-system-x86_64
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 1; }
@@ -29,11 +33,31 @@ need() {
         ssh | ssh-keygen) missing+=("$c(openssh-client)") ;;
         ip) missing+=("$c(iproute2)") ;;
         setsid | flock | mountpoint) missing+=("$c(util-linux)") ;;
+        qemu-system-x86_64) missing+=("$c(qemu-system-x86)") ;;
+        qemu-img) missing+=("$c(qemu-utils)") ;;
+        busybox) missing+=("$c(busybox-static)") ;;
         *) missing+=("$c") ;;
         esac
     done
     ((${#missing[@]} == 0)) ||
         die "missing host commands: ${missing[*]}; run scripts/setup-host.sh"
+}
+
+# image_of RELEASE: the root image of a release (bookworm keeps the historical name).
+# Beside it, same stem: .ext4.stamp, .vmlinux and .initrd (the Debian kernel of
+# that release and the initramfs that mounts the image, for --kernel debian).
+image_of() {
+    check_release "$1"
+    if [[ $1 == "${RIG_RELEASES[0]}" ]]; then
+        printf '%s/image.ext4\n' "$RIG_DIR"
+    else
+        printf '%s/image-%s.ext4\n' "$RIG_DIR" "$1"
+    fi
+}
+
+check_release() {
+    [[ " ${RIG_RELEASES[*]} " == *" $1 "* ]] ||
+        die "unknown release '$1' (want one of: ${RIG_RELEASES[*]})"
 }
 
 need_root() { ((EUID == 0)) || die "must run as root"; }
@@ -64,7 +88,8 @@ guest_pid() {
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
     # Guard against a reused pid.
     args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ " $args " == *" umid=pppssh-$1 "* ]] || return 1
+    # UML guests carry umid=pppssh-NAME, QEMU guests rig_name=NAME in their -append.
+    [[ " $args " == *" umid=pppssh-$1 "* || " $args " == *" rig_name=$1 rig_ip="* ]] || return 1
     printf '%s\n' "$pid"
 }
 
@@ -77,17 +102,21 @@ guest_ip() {
 
 # Every running guest in the rig's netns, whatever its rig dir (the netns, the
 # taps and the addresses are shared by all): lines "PID NAME IP RIG_DIR".
+# UML guests are known by umid=pppssh-NAME and uml_dir=DIR/uml, QEMU guests by
+# rig_name=NAME and rig_dir=DIR on their kernel command line.
 all_guests() {
     local pids
     pids=$(ip netns pids "$RIG_NETNS" 2>/dev/null | tr '\n' ' ') || true
     [[ -n $pids ]] || return 0
     ps -ww -eo pid=,sid=,args= | awk -v pids=" $pids" '
-        $1 == $2 && index(pids, " " $1 " ") && / umid=pppssh-/ && / rig_ip=/ {
+        $1 == $2 && index(pids, " " $1 " ") && / rig_name=/ && / rig_ip=/ {
             name = ip = dir = ""
             for (i = 3; i <= NF; i++) {
                 if ($i ~ /^umid=pppssh-/) name = substr($i, 13)
+                else if ($i ~ /^rig_name=/ && name == "") name = substr($i, 10)
                 else if ($i ~ /^rig_ip=/) { ip = substr($i, 8); sub(/\/.*/, "", ip) }
                 else if ($i ~ /^uml_dir=/) { dir = substr($i, 9); sub(/\/uml$/, "", dir) }
+                else if ($i ~ /^rig_dir=/) dir = substr($i, 9)
             }
             print $1, name, ip, dir
         }'
