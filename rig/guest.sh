@@ -147,9 +147,14 @@ cmd_start() {
 }
 
 cmd_wait() {
-    local name=${1:?usage: wait NAME [TIMEOUT]} timeout=${2:-60} ip started t0
+    local name=${1:?usage: wait NAME [TIMEOUT]} timeout=${2:-} ip started t0
     need ssh timeout
     ip=$(guest_ip "$name")
+    # Default: 60 s for UML, 180 s for QEMU/TCG (a first systemd boot on a busy host ~75 s).
+    if [[ -z $timeout ]]; then
+        timeout=60
+        [[ $(cat "$(guest_dir "$name")/kernel" 2>/dev/null) != debian ]] || timeout=180
+    fi
     started=$(cat "$(guest_dir "$name")/started")
     t0=$(now)
     local -a opts
