@@ -16,7 +16,7 @@ import base64
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, pppd_version, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 
@@ -37,7 +37,7 @@ def _old_state(slurped):
 
 
 def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
-                      passwd=None, ipparam='vpn'):
+                      passwd=None, ipparam='vpn', client_to_client=False):
     """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table."""
     clients = []
     for host in client_hosts or []:
@@ -52,7 +52,7 @@ def server_allocation(slurped_state, server, pool, server_subnets, account_prefi
     server_facts = _plain(hostvars[server].get('ansible_facts') or {})
     return allocation.allocate(str(server), pool, _plain(server_subnets or []), str(account_prefix),
                                _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
-                               ipparam)
+                               ipparam, bool(client_to_client))
 
 
 def _refused(function, *args):
@@ -76,7 +76,8 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
                                  'with the server in the limit: its play (pppssh_server role) allocates the pair '
                                  'and authorizes the key' % (host, server, name))
     source = '%s (published by server %s)' % (host, server)
-    subnets = _refused(published.ipv4_networks, view.get('subnets'), source, 'pppssh_server_subnets')
+    subnets = _refused(published.ipv4_networks, list(view.get('subnets') or []) + list(pair.get('peer_subnets') or []),
+                       source, 'pppssh_server_subnets')
     mine = published.host_networks(_plain(facts or {}))
     for subnet in subnets:
         for interface, network in mine:
@@ -112,6 +113,31 @@ def ed25519_host_key(text, host):
     return _refused(published.host_key, text, str(host))
 
 
+def sshd_overrides(effective, expected):
+    """Settings of ``sshd -T`` output that differ from ``expected`` ({keyword: value}, lowercase):
+    ['keyword VALUE (pppssh sets WANTED)', ...]."""
+    applied = {}
+    for line in (effective or '').splitlines():
+        keyword, _sep, value = line.strip().partition(' ')
+        applied.setdefault(keyword.lower(), []).append(value.strip().lower())
+    wrong = []
+    for keyword, wanted in sorted(_plain(expected).items()):
+        values = applied.get(keyword, ['(unset)'])
+        if values != [str(wanted).lower()]:
+            wrong.append('%s %s (pppssh sets %s)' % (keyword, ' '.join(values), wanted))
+    return wrong
+
+
+def pppd_problem(probe_output, check_mode=False):
+    """Why the installed pppd may not be used ('' when it may), from the roles' probe: `pppd --version`
+    output, then 'package VERSION' (dpkg), or 'missing' when no pppd is installed (yet, in check mode)."""
+    lines = (probe_output or '').splitlines()
+    if 'missing' in lines:
+        return '' if check_mode else 'pppd is not installed at /usr/sbin/pppd'
+    package = next((line.split(None, 1)[1] for line in lines if line.startswith('package ')), None)
+    return pppd_version.problem('\n'.join(lines), package) or ''
+
+
 def link_name(value, host, field='pppssh_client_name'):
     """A valid link name, or a failure naming the host and the variable."""
     return _refused(published.link_name, value, str(host), str(field))
@@ -136,5 +162,7 @@ class FilterModule(object):
             'ed25519_host_key': ed25519_host_key,
             'canonical_networks': canonical_networks,
             'link_name': link_name,
+            'sshd_overrides': sshd_overrides,
+            'pppd_problem': pppd_problem,
             'ipparam': ipparam,
         }

@@ -57,8 +57,9 @@ class Allocator(object):
     """Builds the table; collects every error instead of stopping at the first."""
 
     def __init__(self, server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                 accounts=None, ipparam='vpn'):
+                 accounts=None, ipparam='vpn', client_to_client=False):
         self.server = server
+        self.client_to_client = bool(client_to_client)
         self.errors = []
         self.ipparam = self._try(published.ipparam, ipparam, server, 'pppssh_server_ipparam')
         self.account_prefix = account_prefix
@@ -115,6 +116,7 @@ class Allocator(object):
         if info.get('key_exists', True):
             pubkey = published.ed25519_public_key(info.get('pubkey'), host, '/etc/pppssh/keys/%s.pub' % name)
         return {'name': name, 'host': host, 'pubkey': pubkey,
+                'compression': published.compression(info.get('compression', 'none'), host),
                 'local_ip': published.ipv4_address(info.get('local_ip'), host, 'pppssh_client_local_ip'),
                 'remote_ip': published.ipv4_address(info.get('remote_ip'), host, 'pppssh_client_remote_ip'),
                 'subnets': published.ipv4_networks(info.get('subnets'), host, 'pppssh_client_subnets')}
@@ -128,6 +130,7 @@ class Allocator(object):
                 return {'name': published.link_name(name, host), 'host': client.host,
                         'pubkey': published.ed25519_public_key(old.get('pubkey'), host, 'pubkey')
                         if old.get('pubkey') else None,
+                        'compression': published.compression(old.get('compression', 'none'), host),
                         'local_ip': published.ipv4_address(old.get('client_ip'), host, 'client_ip') if fixed else None,
                         'remote_ip': published.ipv4_address(old.get('server_ip'), host, 'server_ip') if fixed else None,
                         'subnets': published.ipv4_networks(old.get('subnets'), host, 'subnets')}
@@ -272,6 +275,14 @@ class Allocator(object):
                           'choose another pppssh_server_account_prefix, or remove that account')
         return account
 
+    def peer_subnets(self, name, clients):
+        if not self.client_to_client:
+            return []
+        others = [subnet for other, entry in sorted(clients.items()) if other != name for subnet in entry['subnets']]
+        fixed = ['%s/32' % entry['client_ip'] for other, entry in sorted(clients.items())
+                 if other != name and entry['index'] is None]
+        return [str(self.pool)] + fixed + others
+
     # ---------------------------------------------------------------- the whole table
 
     def run(self):
@@ -288,6 +299,7 @@ class Allocator(object):
             entry = want[name]
             account = self._try(self.account, name, entry['host'])
             clients[name] = dict(pair, host=entry['host'], account=account, pubkey=entry['pubkey'],
+                                 compression=entry['compression'],
                                  subnets=[str(subnet) for subnet in entry['subnets']])
         removed = []
         for name in sorted(set(self.old_clients) - set(clients)):
@@ -303,23 +315,32 @@ class Allocator(object):
         for account in sorted(old_accounts - set(entry['account'] for entry in clients.values())):
             if self._try(published.account_name, account, '%s (state file)' % self.server, 'account') is not None:
                 removed_accounts.append(account)
+        # Sessions to end: those of removed clients, and those that logged in with a key now replaced.
+        ended = [{'name': name, 'account': self.old_clients[name].get('account')} for name in removed
+                 if isinstance(self.old_clients[name], dict)] \
+            + [{'name': name, 'account': clients[name]['account']} for name in rotated]
         if self.errors:
-            return {'errors': self.errors, 'removed': [], 'rotated': [], 'removed_accounts': [], 'state': None}
+            return {'errors': self.errors, 'removed': [], 'rotated': [], 'removed_accounts': [], 'ended': [],
+                    'state': None}
         return {'errors': [], 'removed': removed, 'rotated': rotated, 'removed_accounts': removed_accounts,
+                'ended': ended,
                 'ipparam': self.ipparam, 'subnets': [str(subnet) for subnet in self.server_subnets],
-                # What the clients learn: their pair and account, nothing about the other clients' keys.
+                # What the clients learn: their pair and account, nothing about the other clients' keys;
+                # with client_to_client, the routes to the others (the pool and their subnets).
                 'pairs': dict((name, {'server_ip': entry['server_ip'], 'client_ip': entry['client_ip'],
-                                      'account': entry['account']}) for name, entry in clients.items()),
+                                      'account': entry['account'], 'peer_subnets': self.peer_subnets(name, clients)})
+                              for name, entry in clients.items()),
                 'state': {'pool': str(self.pool), 'clients': clients}}
 
 
 def allocate(server, pool, server_subnets, account_prefix, old_state, clients, server_facts, accounts=None,
-             ipparam='vpn'):
-    """The client table of ``server``: {'errors', 'removed', 'rotated', 'removed_accounts', 'ipparam',
-    'subnets', 'pairs', 'state'}; the last four in canonical form.
+             ipparam='vpn', client_to_client=False):
+    """The client table of ``server``: {'errors', 'removed', 'rotated', 'removed_accounts', 'ended',
+    'ipparam', 'subnets', 'pairs', 'state'}; the last four in canonical form. 'ended' lists the
+    sessions to end ({name, account}): removed clients' and those of clients whose key changed.
 
     ``clients`` are Client objects for every host of the clients group; ``accounts`` maps
     existing account names to their getent passwd fields (to refuse accounts pppssh did not make).
     """
     return Allocator(server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                     accounts, ipparam).run()
+                     accounts, ipparam, client_to_client).run()

@@ -76,8 +76,40 @@ def ssh_argv(config):
     return argv
 
 
+# Redial backoff: attempts less than a minute apart count as one failing streak; from the fifth
+# on, the dialler waits 2, 4, 8, 16, then 30 s before ssh, so a revoked or refused client knocks
+# a couple of times a minute instead of once a second. It then becomes ssh (exec): pppd's child
+# is ssh as before. The wait runs inside pppd's LCP budget (lcp-max-configure below).
+BACKOFF_SCRIPT = (
+    'f=$0; last=0; n=0; [ -r "$f" ] && read -r last n <"$f"; now=$(date +%s); '
+    'if [ $((now - ${last:-0})) -gt 60 ]; then n=0; else n=$((${n:-0} + 1)); fi; '
+    '[ "$n" -gt 20 ] && n=20; echo "$now $n" >"$f"; '
+    'if [ "$n" -ge 5 ]; then d=$((1 << (n - 4))); [ "$d" -gt 30 ] && d=30; sleep "$d"; fi; '
+    'exec "$@"')
+LCP_MAX_CONFIGURE = 30   # x lcp-restart 3 s = 90 s: room for the longest wait plus connect_timeout
+
+
+def dial_state_path(name):
+    return '%s/pppssh/%s.dial' % (RUN_DIR, name)
+
+
+def pty_argv(config):
+    """What pppd runs as its pty: the backoff, then ssh."""
+    return ['/bin/sh', '-c', BACKOFF_SCRIPT, dial_state_path(config['name'])] + ssh_argv(config)
+
+
 def pty_command(config):
-    return ' '.join(shlex.quote(arg) for arg in ssh_argv(config))
+    return ' '.join(shlex.quote(arg) for arg in pty_argv(config))
+
+
+# pppd reads option words of at most MAXWORDLEN (1024) bytes and silently cuts longer ones.
+PPPD_MAX_WORD = 1023
+
+
+def pty_too_long(config):
+    """The length of the quoted pty word when pppd would cut it, else None."""
+    length = len(pppd_word(pty_command(config)).encode('utf-8'))
+    return length if length > PPPD_MAX_WORD else None
 
 
 def pppd_word(text):
@@ -97,8 +129,11 @@ def pppd_options(config):
         'passive',
         'nodefaultroute',
         'noipv6',
+        # The ssh key authenticated both ends: never agree to authenticate in PPP.
+        'refuse-pap', 'refuse-chap', 'refuse-mschap', 'refuse-mschap-v2', 'refuse-eap',
         'lcp-echo-interval %d' % config['keepalive_interval'],
         'lcp-echo-failure %d' % config['keepalive_failures'],
+        'lcp-max-configure %d' % LCP_MAX_CONFIGURE,
     ]
     if config['persist']:
         lines += ['persist', 'maxfail 0', 'holdoff %d' % config['holdoff']]
@@ -110,8 +145,8 @@ def pppd_options(config):
         lines.append('mru %d' % config['mru'])
     lines += {
         'none': ['noccp'],
-        'deflate': ['deflate 15', 'nobsdcomp'],
-        'bsdcomp': ['bsdcomp 15', 'nodeflate'],
+        'deflate': ['deflate 15', 'nobsdcomp', 'nopredictor1'],
+        'bsdcomp': ['bsdcomp 15', 'nodeflate', 'nopredictor1'],
     }[config['compression']]
     if config.get('local_ip'):
         lines.append('%s:%s' % (config['local_ip'], config['remote_ip']))

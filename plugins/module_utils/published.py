@@ -83,6 +83,12 @@ def port(value, host, field='pppssh_server_ssh_port'):
     return number
 
 
+def compression(value, host, field='pppssh_client_compression'):
+    if value not in options.COMPRESSIONS:
+        raise Refusal(host, field, value, 'is not a known compression', 'use one of: %s' % ', '.join(options.COMPRESSIONS))
+    return value
+
+
 def ed25519_public_key(text, host, field):
     """'ssh-ed25519 BLOB' from a public key file's text: exactly one line, one ed25519 key.
 

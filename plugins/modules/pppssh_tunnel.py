@@ -72,7 +72,11 @@ options:
     type: str
     default: sudo -n /usr/sbin/pppd nodetach notty noauth
   persist:
-    description: Let pppd redial by itself when the link drops (C(persist), C(maxfail 0)).
+    description:
+      - Let pppd redial by itself when the link drops (C(persist), C(maxfail 0)).
+      - Attempts less than a minute apart form a failing streak; from the fifth on, each waits 2, 4, 8,
+        16, then 30 s before ssh, so a refused or revoked client makes a few attempts a minute, not one
+        a second. A link that was up for a minute redials at once.
     type: bool
     default: true
   holdoff:
@@ -316,6 +320,12 @@ def run(module):
         config = options.normalise(params)
     except options.OptionError as exc:
         module.fail_json(msg=str(exc), field=exc.field, cause='invalid_option')
+    too_long = commands.pty_too_long(config) if 'server' in config else None
+    if too_long:
+        module.fail_json(msg='remote_command: the ssh command line is %d bytes once quoted, more than the %d pppd '
+                             'reads. Fix: shorten remote_command, ssh_options or the file paths'
+                         % (too_long, commands.PPPD_MAX_WORD),
+                         field='remote_command', cause='invalid_option')
 
     name, state = config['name'], params['state']
     peers = commands.peers_path(name)

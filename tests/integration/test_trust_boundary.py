@@ -89,56 +89,61 @@ def test_every_key_line_is_one_restricted_forced_command_per_client_account(flee
                                    % guest.name), lines
 
 
-def test_a_second_key_line_in_a_clients_pub_is_refused_and_changes_nothing(fleet, tmp_path):
-    guest = FCLIENT1
-    pub = '/etc/pppssh/keys/%s.pub' % guest.name
-    guest.sh("cp -a %s /root/pub.bak && rm -f /root/attacker /root/attacker.pub && "
-             "ssh-keygen -q -t ed25519 -N '' -C attacker-shell -f /root/attacker && cat /root/attacker.pub >> %s"
-             % (pub, pub))
+def install_forging_python(guest):
+    guest.sh("cat > /usr/local/lib/pppssh-forge.py <<'EOF'\n%s\nEOF\n"
+             "printf '#!/bin/sh\\n/usr/bin/python3 \"$@\" | /usr/bin/python3 /usr/local/lib/pppssh-forge.py\\n' "
+             "> %s && chmod 755 %s" % (FORGE, FORGING_PYTHON, FORGING_PYTHON))
+
+
+def test_a_second_key_line_and_a_subnet_holding_shell_syntax_are_refused(fleet, tmp_path):
+    """One run, two attacks: client 1's root appends a key to its .pub; client 2's inventory holds a
+    subnet with shell syntax. Each is refused naming its host, and nothing changes on any host."""
+    a, b = FCLIENT1, FCLIENT2
+    pub = '/etc/pppssh/keys/%s.pub' % a.name
+    a.sh("cp -a %s /root/pub.bak && rm -f /root/attacker /root/attacker.pub && "
+         "ssh-keygen -q -t ed25519 -N '' -C attacker-shell -f /root/attacker && cat /root/attacker.pub >> %s"
+         % (pub, pub))
     try:
-        refused_run(tmp_path, words=[guest.name, pub, 'exactly one line'])
+        text = refused_run(tmp_path, client_vars={b.name: {'pppssh_client_subnets': [INJECTION]}},
+                           words=['%s: %s' % (a.name, pub), 'exactly one line',
+                                  '%s: pppssh_client_subnets' % b.name, INJECTION])
+        assert 'Fix:' in text
         # The attacker's key opens no account on the server.
-        for user in ('pppssh-%s' % guest.name, 'vpn'):
-            out = guest.out('timeout 10 ssh -F none -i /root/attacker -o IdentitiesOnly=yes -o BatchMode=yes '
-                            '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/pppssh/known_hosts %s@%s id '
-                            '</dev/null 2>&1; true' % (user, FSERVER.ip))
+        for user in ('pppssh-%s' % a.name, 'vpn'):
+            out = a.out('timeout 10 ssh -F none -i /root/attacker -o IdentitiesOnly=yes -o BatchMode=yes '
+                        '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/pppssh/known_hosts %s@%s id '
+                        '</dev/null 2>&1; true' % (user, FSERVER.ip))
             assert 'uid=' not in out and 'Permission denied' in out, out
     finally:
-        guest.sh('mv -f /root/pub.bak %s; rm -f /root/attacker /root/attacker.pub' % pub)
-    assert_single_link(guest)
+        a.sh('mv -f /root/pub.bak %s; rm -f /root/attacker /root/attacker.pub' % pub)
+    assert_no_host_holds('touch /tmp/pppssh-pwned')
+    assert_single_link(a)
 
 
-@pytest.mark.parametrize('via', ['inventory', 'forged_facts'])
-def test_a_subnet_holding_shell_syntax_is_refused_before_it_is_rendered(fleet, tmp_path, via):
+def test_a_subnet_forged_through_the_clients_facts_is_refused(fleet, tmp_path):
     guest = FCLIENT2
-    if via == 'inventory':
-        client_vars = {guest.name: {'pppssh_client_subnets': [INJECTION]}}
-    else:
-        guest.sh("cat > /usr/local/lib/pppssh-forge.py <<'EOF'\n%s\nEOF\n"
-                 "printf '#!/bin/sh\\n/usr/bin/python3 \"$@\" | /usr/bin/python3 /usr/local/lib/pppssh-forge.py\\n' "
-                 "> %s && chmod 755 %s" % (FORGE, FORGING_PYTHON, FORGING_PYTHON))
-        client_vars = {guest.name: {'ansible_python_interpreter': FORGING_PYTHON}}
+    install_forging_python(guest)
     try:
-        refused_run(tmp_path, client_vars=client_vars, words=[guest.name, 'pppssh_client_subnets', INJECTION])
+        refused_run(tmp_path, client_vars={guest.name: {'ansible_python_interpreter': FORGING_PYTHON}},
+                    words=['%s: pppssh_client_subnets' % guest.name, INJECTION])
     finally:
         guest.sh('rm -f %s /usr/local/lib/pppssh-forge.py' % FORGING_PYTHON)
     assert_no_host_holds('touch /tmp/pppssh-pwned')
 
 
-@pytest.mark.parametrize('case, client_vars, words', [
-    pytest.param('two_clients_same_lan',
-                 {'fclient1': {'pppssh_client_subnets': ['192.168.50.0/24']},
-                  'fclient2': {'pppssh_client_subnets': ['192.168.50.0/25']}},
-                 ['fclient2: pppssh_client_subnets 192.168.50.0/25 overlaps pppssh_client_subnets 192.168.50.0/24 '
-                  'of client fclient1'], id='two_clients_same_lan'),
-    pytest.param('client_lan_is_the_server_lan', {'fclient2': {'pppssh_client_subnets': ['192.168.213.0/24']}},
-                 ['fclient2: pppssh_client_subnets 192.168.213.0/24 overlaps its network 192.168.213.0/24 of '
-                  'server fserver'], id='client_lan_is_the_server_lan'),
-    pytest.param('client_lan_takes_everything', {'fclient2': {'pppssh_client_subnets': ['0.0.0.0/1', '128.0.0.0/1']}},
-                 ['fclient2: pppssh_client_subnets 0.0.0.0/1 overlaps'], id='client_lan_takes_everything'),
-])
-def test_overlapping_subnets_are_refused_naming_both_hosts(fleet, tmp_path, case, client_vars, words):
-    refused_run(tmp_path, client_vars=client_vars, words=words + ['Fix:'])
+def test_overlapping_subnets_are_refused_naming_both_hosts(fleet, tmp_path):
+    """Two clients with the same LAN, a client claiming the server's LAN, a client claiming half the
+    address space: one run, every case named."""
+    a, b = FCLIENT1, FCLIENT2
+    text = refused_run(tmp_path, client_vars={
+        a.name: {'pppssh_client_subnets': ['192.168.50.0/24']},
+        b.name: {'pppssh_client_subnets': ['192.168.50.0/25', '192.168.213.0/24', '0.0.0.0/1']}}, words=[
+        '%s: pppssh_client_subnets 192.168.50.0/25 overlaps pppssh_client_subnets 192.168.50.0/24 of client %s'
+        % (b.name, a.name),
+        '%s: pppssh_client_subnets 192.168.213.0/24 overlaps its network 192.168.213.0/24 of server %s'
+        % (b.name, FSERVER.name),
+        '%s: pppssh_client_subnets 0.0.0.0/1 overlaps pppssh_server_pool' % b.name])
+    assert 'Fix:' in text
 
 
 def test_client_a_account_cannot_start_client_b_link(fleet):

@@ -64,3 +64,14 @@ def test_host_keys_and_client_keys_must_be_one_ed25519_line(keys):
         pppssh.ed25519_host_key(keys[0] + '\n' + keys[1], 'srv')
     with pytest.raises(AnsibleFilterError, match='/etc/pppssh/keys/a.pub'):
         pppssh.ed25519_public_key('ssh-rsa AAAA', 'c1', '/etc/pppssh/keys/a.pub')
+
+
+def test_sshd_settings_that_differ_from_the_drop_in_are_named():
+    expected = {'passwordauthentication': 'no', 'allowtcpforwarding': 'no', 'maxsessions': '1',
+                'authorizedkeysfile': '/etc/pppssh/authorized_keys/%u'}
+    effective = ('port 22\nPasswordAuthentication yes\nallowtcpforwarding no\nmaxsessions 1\n'
+                 'authorizedkeysfile /etc/pppssh/authorized_keys/%u\n')
+    assert pppssh.sshd_overrides(effective, expected) == ['passwordauthentication yes (pppssh sets no)']
+    assert pppssh.sshd_overrides(effective.replace('Password', 'X'), expected) == [
+        'passwordauthentication (unset) (pppssh sets no)']
+    assert pppssh.sshd_overrides(effective.replace('yes', 'no'), expected) == []

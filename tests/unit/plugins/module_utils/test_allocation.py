@@ -35,7 +35,18 @@ def test_pool_clients_get_pairs_by_name_with_their_own_account(keys):
     assert pairs(result) == {'a': ('10.213.0.1', '10.213.0.2'), 'b': ('10.213.0.5', '10.213.0.6')}
     a = result['state']['clients']['a']
     assert a['account'] == 'pppssh-a' and a['pubkey'] == keys[0] and a['host'] == 'h1'
-    assert result['pairs']['b'] == {'server_ip': '10.213.0.5', 'client_ip': '10.213.0.6', 'account': 'pppssh-b'}
+    assert result['pairs']['b'] == {'server_ip': '10.213.0.5', 'client_ip': '10.213.0.6', 'account': 'pppssh-b',
+                                    'peer_subnets': []}
+
+
+def test_with_client_to_client_each_client_learns_the_routes_to_the_others(keys):
+    clients = [published('h1', 'a', keys[0], subnets=['172.21.1.0/24']),
+               published('h2', 'b', keys[1], local_ip='10.99.0.2', remote_ip='10.99.0.1'),
+               published('h3', 'c', keys[2], subnets=['172.21.3.0/24'])]
+    result = allocation.allocate('srv', '10.213.0.0/24', [], 'pppssh-', None, clients, SERVER_FACTS, {},
+                                 client_to_client=True)
+    assert result['pairs']['a']['peer_subnets'] == ['10.213.0.0/24', '10.99.0.2/32', '172.21.3.0/24']
+    assert result['pairs']['b']['peer_subnets'] == ['10.213.0.0/24', '172.21.1.0/24', '172.21.3.0/24']
 
 
 def test_pairs_are_stable_across_runs_new_clients_and_host_order(keys):
@@ -50,6 +61,7 @@ def test_a_removed_client_is_reported_with_its_account_and_frees_its_slot(keys):
     first = run([published('h1', 'a', keys[0]), published('h2', 'b', keys[1])])
     second = run([published('h1', 'a', keys[0]), published('h2', 'b', keys[1], state='absent')], old=first['state'])
     assert second['removed'] == ['b'] and second['removed_accounts'] == ['pppssh-b']
+    assert second['ended'] == [{'name': 'b', 'account': 'pppssh-b'}]
     third = run([published('h1', 'a', keys[0]), published('h3', 'c', keys[2])], old=second['state'])
     assert pairs(third)['c'] == ('10.213.0.5', '10.213.0.6')
 
@@ -71,7 +83,8 @@ def test_a_client_that_did_not_run_keeps_its_persisted_entry_revalidated(keys):
 def test_a_changed_key_is_reported_as_rotated(keys):
     first = run([published('h1', 'a', keys[0])])
     assert run([published('h1', 'a', keys[0])], old=first['state'])['rotated'] == []
-    assert run([published('h1', 'a', keys[1])], old=first['state'])['rotated'] == ['a']
+    rotated = run([published('h1', 'a', keys[1])], old=first['state'])
+    assert rotated['rotated'] == ['a'] and rotated['ended'] == [{'name': 'a', 'account': 'pppssh-a'}]
 
 
 def test_clients_of_other_servers_are_left_out(keys):
@@ -192,6 +205,15 @@ def test_server_settings_are_checked(keys):
     assert run([published('h1', 'a', keys[0])], accounts=ours)['errors'] == []
     result = allocation.allocate('srv', '10.213.0.0/24', [], 'pppssh-', None, [], SERVER_FACTS, {}, 'vpn"; id')
     assert 'pppssh_server_ipparam' in ' '.join(result['errors'])
+
+
+def test_compression_is_carried_and_checked(keys):
+    client = published('h1', 'a', keys[0])
+    assert run([client])['state']['clients']['a']['compression'] == 'none'
+    client.published['compression'] = 'deflate'
+    assert run([client])['state']['clients']['a']['compression'] == 'deflate'
+    client.published['compression'] = 'deflate 15\nplugin /tmp/x.so'
+    assert 'pppssh_client_compression' in errors_of([client])
 
 
 def test_a_key_not_yet_made_in_check_mode_gets_a_pair_and_no_key(keys):

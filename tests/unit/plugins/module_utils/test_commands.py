@@ -1,5 +1,8 @@
 import json
+import os
 import shlex
+import subprocess
+import time
 
 import pytest
 
@@ -42,7 +45,7 @@ def pppd_words(line):
     return words
 
 
-def pty_argv(peers_text):
+def peers_pty_argv(peers_text):
     line = next(line for line in peers_text.splitlines() if line.startswith('pty '))
     words = pppd_words(line)
     assert words[0] == 'pty' and len(words) == 2
@@ -76,8 +79,46 @@ def test_keepalives_are_tuned_together():
 ])
 def test_pty_survives_both_quoting_layers(remote_command):
     cfg = config(remote_command=remote_command, ssh_options={'Ciphers': 'aes128-ctr,chacha20-poly1305@openssh.com'})
-    assert pty_argv(commands.peers_file(cfg)) == commands.ssh_argv(cfg)
-    assert pty_argv(commands.peers_file(cfg))[-1] == remote_command
+    assert peers_pty_argv(commands.peers_file(cfg)) == commands.pty_argv(cfg)
+    assert peers_pty_argv(commands.peers_file(cfg))[4:] == commands.ssh_argv(cfg)
+    assert peers_pty_argv(commands.peers_file(cfg))[-1] == remote_command
+
+
+def dial(tmp_path, now_offset=None, state=None):
+    """Run the real backoff script with sh, ``echo`` standing in for ssh; returns (output, state)."""
+    path = tmp_path / 'link.dial'
+    if state is not None:
+        path.write_text(state)
+    fake_bin = tmp_path / 'bin'
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / 'sleep').write_text('#!/bin/sh\necho "slept $1"\n')   # the wait, without waiting
+    (fake_bin / 'sleep').chmod(0o755)
+    env = dict(os.environ, PATH='%s:%s' % (fake_bin, os.environ['PATH']))
+    out = subprocess.run(['/bin/sh', '-c', commands.BACKOFF_SCRIPT, str(path), 'echo', 'ssh', 'ran'],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return out, path.read_text().split()
+
+
+def test_the_dialler_backs_off_only_on_a_streak_of_quick_attempts(tmp_path):
+    now = int(time.time())
+    out, state = dial(tmp_path)
+    assert out == 'ssh ran\n' and state[1] == '0'
+    out, state = dial(tmp_path, state='%d 3' % now)
+    assert out == 'ssh ran\n' and state[1] == '4'          # four quick failures: no wait yet
+    out, state = dial(tmp_path, state='%d 4' % now)
+    assert out == 'slept 2\nssh ran\n' and state[1] == '5'
+    out, _state = dial(tmp_path, state='%d 7' % now)
+    assert out == 'slept 16\nssh ran\n'
+    out, state = dial(tmp_path, state='%d 40' % now)
+    assert out == 'slept 30\nssh ran\n' and state[1] == '20'
+    out, state = dial(tmp_path, state='%d 9' % (now - 120))  # the link was up for minutes: start over
+    assert out == 'ssh ran\n' and state[1] == '0'
+
+
+def test_the_lcp_budget_covers_the_longest_wait_and_the_connect_timeout():
+    lines = commands.pppd_options(config())
+    assert 'lcp-max-configure %d' % commands.LCP_MAX_CONFIGURE in lines
+    assert commands.LCP_MAX_CONFIGURE * 3 >= 30 + config()['connect_timeout']
 
 
 def test_peers_file_names_link_interface_and_log():
@@ -92,8 +133,15 @@ def test_peers_file_names_link_interface_and_log():
 def test_persist_off_and_compression_choices():
     assert 'nopersist' in commands.pppd_options(config(persist=False))
     assert 'persist' not in commands.pppd_options(config(persist=False))
-    assert commands.pppd_options(config(compression='deflate'))[-3:-1] == ['deflate 15', 'nobsdcomp']
+    assert commands.pppd_options(config(compression='deflate'))[-4:-1] == ['deflate 15', 'nobsdcomp', 'nopredictor1']
     assert 'bsdcomp 15' in commands.pppd_options(config(compression='bsdcomp'))
+    assert 'noccp' in commands.pppd_options(config())
+
+
+def test_the_client_never_agrees_to_authenticate_in_ppp():
+    lines = commands.pppd_options(config())
+    for option in ('refuse-pap', 'refuse-chap', 'refuse-mschap', 'refuse-mschap-v2', 'refuse-eap', 'noipv6'):
+        assert option in lines
 
 
 def test_no_addresses_when_the_server_assigns_them():
@@ -119,3 +167,8 @@ def test_paths():
     assert commands.pidfile_path('office') == '/run/ppp-pppssh-office.pid'
     assert commands.pppd_call_argv('office') == ['/usr/sbin/pppd', 'call', 'pppssh-office']
     assert commands.systemd_unit('office') == 'pppssh@office.service'
+
+
+def test_a_pty_word_longer_than_pppd_reads_is_detected():
+    assert commands.pty_too_long(config()) is None
+    assert commands.pty_too_long(config(remote_command='sudo -n /usr/sbin/pppd call x ' + 'y' * 600)) > 1023
