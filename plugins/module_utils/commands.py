@@ -80,8 +80,10 @@ def ssh_argv(config):
 # on, the dialler waits 2, 4, 8, 16, then 30 s before ssh, so a revoked or refused client knocks
 # a couple of times a minute instead of once a second. It then becomes ssh (exec): pppd's child
 # is ssh as before. The wait runs inside pppd's LCP budget (lcp-max-configure below).
+# Each attempt first writes "pppssh: dial EPOCH" to its stderr, the link's log: pppd's own lines
+# carry no time, and link.history() dates redials and failures by these markers.
 BACKOFF_SCRIPT = (
-    'f=$0; last=0; n=0; [ -r "$f" ] && read -r last n <"$f"; now=$(date +%s); '
+    'f=$0; last=0; n=0; [ -r "$f" ] && read -r last n <"$f"; now=$(date +%s); echo "pppssh: dial $now" >&2; '
     'if [ $((now - ${last:-0})) -gt 60 ]; then n=0; else n=$((${n:-0} + 1)); fi; '
     '[ "$n" -gt 20 ] && n=20; echo "$now $n" >"$f"; '
     'if [ "$n" -ge 5 ]; then d=$((1 << (n - 4))); [ "$d" -gt 30 ] && d=30; sleep "$d"; fi; '

@@ -36,6 +36,9 @@ options:
       - C(started) brings the link up if it is not up with this configuration; a running link whose
         configuration differs is restarted.
       - C(stopped) stops it; C(restarted) always cycles it; C(status) only reports.
+      - To read links, use M(pppssh.vpn.pppssh_tunnel_info) (read-only, every link of the host or one,
+        both ends, with redials since boot and the last failure and its time). C(status) stays for
+        compatibility and reports the same fields for one link.
       - C(absent) stops it and removes its peers file.
     type: str
     choices: [started, stopped, restarted, status, absent]
@@ -138,6 +141,7 @@ attributes:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
 seealso:
+  - module: pppssh.vpn.pppssh_tunnel_info
   - name: VPN PPP-SSH Mini-HOWTO
     description: The technique this module automates.
     link: https://tldp.org/HOWTO/ppp-ssh/
@@ -153,7 +157,7 @@ EXAMPLES = r'''
     local_ip: 10.213.0.2
     remote_ip: 10.213.0.1
 
-- name: Report the link without changing anything
+- name: Report the link without changing anything (pppssh.vpn.pppssh_tunnel_info is the way to read)
   pppssh.vpn.pppssh_tunnel:
     name: office
     state: status
@@ -334,11 +338,10 @@ def run(module):
 
     with LinkLock(name):
         current = link.read_text(peers)
-        status = supervisor.status()
+        # The one reader of a link's state and current cause, shared with pppssh_tunnel_info.
+        status = link.observe(name, config['interface'], module.run_command)
         running = status['pid'] is not None
-        logged = causes.classify(causes.since_last_up(link.read_log_tail(name, limit=8192)))
-        last_error = causes.describe(logged) if logged else None
-        cause = logged['cause'] if logged else None
+        last_error, cause = status['last_error'], status['cause']
         if state in ('status', 'stopped', 'absent'):
             config = dict(commands.config_from_peers_file(current) or {}, **config)
 
@@ -395,7 +398,7 @@ def wait_connecting(module, supervisor, config):
         waited += 0.5
         status = supervisor.status()
     if status['state'] != 'up':
-        logged = causes.classify(causes.since_last_up(link.read_log_tail(config['name'], limit=8192)))
+        logged = link.current_cause(config['name'])
         module.fail_json(msg='link %s is running but not up after %d s (pppd keeps redialling): %s'
                          % (config['name'], config['connect_timeout'],
                             causes.describe(logged) if logged else 'no cause in the log yet'),
