@@ -46,9 +46,10 @@ unit: collection
 matrix: collection
 	@$(STAGE) matrix $(BIN)/python scripts/version_matrix.py
 
-# Boots two User-mode Linux guests (rig/) and drives real pppd, sshd and sudo through Ansible.
+# The guest suites (rig/): real pppd, sshd and sudo driven through Ansible, in two groups side by
+# side (scripts/integration.sh; PPPSSH_TEST_WORKERS pytest workers each, default 2).
 integration: collection
-	@$(STAGE) integration bash -c '$(BIN)/pytest -v tests/integration; status=$$?; rig/rig down; exit $$status'
+	@$(STAGE) integration bash scripts/integration.sh
 
 # Molecule `default`: site.yml on two systemd containers (privileged, or explicit capabilities
 # where the host refuses that: PPPSSH_MOLECULE_PRIVILEGED=true|false, auto-detected when unset).

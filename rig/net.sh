@@ -37,7 +37,10 @@ down() {
 }
 
 need_root
-need ip sysctl
+need ip sysctl flock
+# Test modules boot guests in parallel, from any rig dir: one net-up or net-down at a time.
+exec 8>/run/pppssh-rig-net.lock
+flock 8
 case ${1:-} in
 up) up ;;
 down) down ;;

@@ -1,11 +1,15 @@
 """Two User-mode Linux guests with PPP-capable kernels: a server set up by hand per the HOWTO,
-and a client that the module drives through Ansible."""
-import json
+and a client that the module drives through Ansible.
+
+The suite runs in parallel (pytest -n N --dist loadgroup): every module that boots guests of its
+own is one group, and the modules sharing the site.yml fleet of fleet.py are one group together,
+so no two workers ever start the same guest.
+"""
 import os
 
 import pytest
 
-from guests import REPO, Guest, booted, inventory, run_module
+from guests import REPO, Guest, booted, inventory, merge_figures, run_module
 
 SERVER = Guest('itserver', '192.168.213.30')
 CLIENT = Guest('itclient', '192.168.213.31')
@@ -43,13 +47,20 @@ def guests(tmp_path_factory):
         yield inventory(str(tmp_path_factory.mktemp('inv') / 'hosts.ini'), [SERVER, CLIENT])
 
 
+FLEET_MODULES = ('test_bad_input', 'test_faults', 'test_security', 'test_sessions', 'test_trust_boundary')
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit('.', 1)[-1]
+        item.add_marker(pytest.mark.xdist_group('fleet' if module in FLEET_MODULES else module))
+
+
 @pytest.fixture(scope='session')
 def timings():
     figures = {}
     yield figures
-    os.makedirs(os.path.dirname(TIMINGS), exist_ok=True)
-    with open(TIMINGS, 'w') as handle:
-        json.dump(figures, handle, indent=2, sort_keys=True)
+    merge_figures(TIMINGS, figures)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Load it with ``pytest_plugins = ['fleet']`` in a test module: the fixtures are then registered
 once, so the fleet is booted and deployed once per session whichever of the three files run.
 
-Guests (addresses 192.168.213.60-69 only):
+Guests (addresses 192.168.213.60-69 only; PPPSSH_FLEET=g gives gserver/gclient1/gclient2 at .64-.66,
+so two groups of modules can each have a fleet at once):
   fserver   .60  shell init    the pppssh server
   fclient1  .61  systemd init  supervisor=systemd (boot unit), for the client-reboot fault
   fclient2  .62  shell init    supervisor=pppd
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from guests import REPO, RIG_DIR, Guest, failures, rig, run_module, run_playbook_output
+from guests import REPO, RIG_DIR, Guest, failures, merge_figures, rig, run_module, run_playbook_output
 
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 SSH_BASE = ['ssh', '-F', '/dev/null', '-i', os.path.join(RIG_DIR, 'id_ed25519'), '-l', 'root',
@@ -69,11 +70,15 @@ class FleetGuest(Guest):
         return result
 
 
-FSERVER = FleetGuest('fserver', '192.168.213.60')
-FCLIENT1 = FleetGuest('fclient1', '192.168.213.61')
-FCLIENT2 = FleetGuest('fclient2', '192.168.213.62')
+# Two fleets can run at once (make integration runs the fleet modules as two groups):
+# PPPSSH_FLEET=f (the default: fserver .60, fclient1 .61, fclient2 .62) or g (gserver .64, ...).
+FLEET = os.environ.get('PPPSSH_FLEET', 'f')
+_BASE = {'f': 60, 'g': 64}[FLEET]
+FSERVER = FleetGuest('%sserver' % FLEET, '192.168.213.%d' % _BASE)
+FCLIENT1 = FleetGuest('%sclient1' % FLEET, '192.168.213.%d' % (_BASE + 1))
+FCLIENT2 = FleetGuest('%sclient2' % FLEET, '192.168.213.%d' % (_BASE + 2))
 CLIENTS = (FCLIENT1, FCLIENT2)
-INIT = {'fserver': 'shell', 'fclient1': 'systemd', 'fclient2': 'shell'}
+INIT = {FSERVER.name: 'shell', FCLIENT1.name: 'systemd', FCLIENT2.name: 'shell'}
 FAULT_TIMINGS = os.path.join(REPO, 'tests', 'output', 'fault-timings.json')
 MODULE = 'pppssh.vpn.pppssh_tunnel'
 
@@ -160,18 +165,7 @@ def site(inventory, extra_args=(), timeout=1800):
 def fault_timings():
     figures = {}
     yield figures
-    if figures:
-        os.makedirs(os.path.dirname(FAULT_TIMINGS), exist_ok=True)
-        old = {}
-        if os.path.exists(FAULT_TIMINGS):
-            try:
-                with open(FAULT_TIMINGS) as handle:
-                    old = json.load(handle)
-            except ValueError:
-                old = {}
-        old.update(figures)
-        with open(FAULT_TIMINGS, 'w') as handle:
-            json.dump(old, handle, indent=2, sort_keys=True)
+    merge_figures(FAULT_TIMINGS, figures)
 
 
 @pytest.fixture(scope='session')

@@ -1,5 +1,6 @@
 """Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests."""
 import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -146,3 +147,20 @@ def changed_tasks(report):
     return ['%s: %s' % (host, task['task']['name'])
             for play in report['plays'] for task in play['tasks']
             for host, result in task['hosts'].items() if result.get('changed')]
+
+
+def merge_figures(path, figures):
+    """Add ``figures`` to the JSON file at ``path``; parallel workers each merge their own, under a lock."""
+    if not figures:
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.lock', 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(path) as handle:
+                old = json.load(handle)
+        except (IOError, OSError, ValueError):
+            old = {}
+        old.update(figures)
+        with open(path, 'w') as handle:
+            json.dump(old, handle, indent=2, sort_keys=True)
