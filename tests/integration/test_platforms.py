@@ -9,8 +9,8 @@ Guests (addresses 192.168.213.100-119 only), shell init, booted in parallel:
 The guests run the UML kernel by default (fast); PPPSSH_PLATFORMS_KERNEL=debian runs the same
 test on QEMU guests with each release's own Debian kernel (much slower: site.yml took 19 min
 there, against ~3 min on UML).
-PPPSSH_KEEP_GUESTS=1 keeps the guests after the module. Wall time about 6 min on the 2-core
-machine while other suites ran (two site.yml runs of ~170 s each; the trixie image build, ~2 min,
+PPPSSH_KEEP_GUESTS=1 keeps the guests after the module. Wall time 6-9.5 min on the 2-core
+machine while other suites ran (two site.yml runs of 160-310 s each; the trixie image build, ~2 min,
 comes first when its stamp is stale).
 """
 import json
