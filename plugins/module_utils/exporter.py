@@ -132,7 +132,7 @@ def settings(directory, interval):
     text = directory if isinstance(directory, str) else ''
     clean = os.path.normpath(text) if text else ''
     if not DIRECTORY_RE.fullmatch(clean) or clean == '/' or '..' in clean.split('/'):
-        raise ValueError('metrics_dir', 'textfile directory %r is not an absolute path of letters, digits and ._/@+-'
+        raise ValueError('dir', 'textfile directory %r is not an absolute path of letters, digits and ._/@+-'
                          % (directory,), 'give node_exporter\'s --collector.textfile.directory, e.g. '
                          '/var/lib/prometheus/node-exporter')
     try:
@@ -140,7 +140,7 @@ def settings(directory, interval):
     except ValueError:
         seconds = 0
     if isinstance(interval, bool) or not 1 <= seconds <= INTERVAL_MAX_S:
-        raise ValueError('metrics_interval', 'interval %r is not a whole number of seconds from 1 to %d'
+        raise ValueError('interval', 'interval %r is not a whole number of seconds from 1 to %d'
                          % (interval, INTERVAL_MAX_S), 'use e.g. 15 (node_exporter reads the file on every scrape)')
     return {'dir': clean, 'output': '%s/%s' % (clean, FILE_NAME), 'interval': seconds}
 

@@ -142,16 +142,16 @@ def test_settings_are_made_canonical(directory, interval, expected):
 
 
 @pytest.mark.parametrize('directory, interval, field', [
-    ('relative/dir', 15, 'metrics_dir'),
-    ('/', 15, 'metrics_dir'),
-    ('/var/lib/with space', 15, 'metrics_dir'),
-    ('/var/lib/%h', 15, 'metrics_dir'),
-    ('/var/lib/x\nExecStart=/bin/sh', 15, 'metrics_dir'),
-    (None, 15, 'metrics_dir'),
-    ('/var/lib/node', 0, 'metrics_interval'),
-    ('/var/lib/node', '15s', 'metrics_interval'),
-    ('/var/lib/node', True, 'metrics_interval'),
-    ('/var/lib/node', 86401, 'metrics_interval'),
+    ('relative/dir', 15, 'dir'),
+    ('/', 15, 'dir'),
+    ('/var/lib/with space', 15, 'dir'),
+    ('/var/lib/%h', 15, 'dir'),
+    ('/var/lib/x\nExecStart=/bin/sh', 15, 'dir'),
+    (None, 15, 'dir'),
+    ('/var/lib/node', 0, 'interval'),
+    ('/var/lib/node', '15s', 'interval'),
+    ('/var/lib/node', True, 'interval'),
+    ('/var/lib/node', 86401, 'interval'),
 ])
 def test_settings_that_cannot_be_used_are_refused(directory, interval, field):
     with pytest.raises(ValueError) as caught:
