@@ -21,7 +21,7 @@ def _plain(value):
 
 
 def fleet_status(hostvars, clients, servers, result='pppssh_status_info', ping_to_server='pppssh_status_ping_server',
-                 ping_to_client='pppssh_status_ping_client', now=None):
+                 ping_to_client='pppssh_status_ping_client', now=None, pinged=None):
     """{rows, lines, summary, problems, ok} of the fleet; see module_utils/fleet.py."""
     servers = [str(host) for host in servers or []]
     entries = []
@@ -37,7 +37,7 @@ def fleet_status(hostvars, clients, servers, result='pppssh_status_info', ping_t
         entries.append({'host': str(host), 'vars': picked, 'server': server and str(server),
                         'info': _plain(variables.get(result)), 'pings': pings})
     server_results = dict((host, _plain(hostvars[host].get(result))) for host in servers)
-    return fleet.status(entries, server_results, now)
+    return fleet.status(entries, server_results, now, None if pinged is None else bool(pinged))
 
 
 def default_link_name(host):

@@ -107,12 +107,17 @@ def table(head, body):
     return ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
-def status(clients, servers, now=None):
+def _was_pinged(result):
+    return isinstance(result, dict) and 'rc' in result and not result.get('skipped')
+
+
+def status(clients, servers, now=None, pinged=None):
     """The fleet table.
 
     ``clients``: [{host, vars (inventory variables), info (registered pppssh_tunnel_info), server (its
     server's inventory name), pings ({to_server, to_client}: registered ping results, optional)}];
     ``servers``: {inventory name: registered pppssh_tunnel_info result}.
+    ``pinged``: whether to show the ping columns (None: when any link was pinged).
     Returns {rows (dicts), lines (the table), summary, problems, ok}.
     """
     now = time.time() if now is None else now
@@ -123,7 +128,8 @@ def status(clients, servers, now=None):
         server_links[host] = links
         if error:
             problems.append('server %s: %s' % (host, error))
-    pinged = any(client.get('pings') for client in clients)
+    if pinged is None:
+        pinged = any(_was_pinged(result) for client in clients for result in (client.get('pings') or {}).values())
     for client in sorted(clients, key=lambda item: item['host']):
         host, variables = client['host'], client.get('vars') or {}
         name = str(variables.get('pppssh_client_name') or default_link_name(host))

@@ -143,3 +143,24 @@ def test_durations(seconds, text):
                                         ('a.b', 'a'), ('very_long_host_name', 'very_long_h'), ('x+y', 'x-y')])
 def test_the_default_link_name_is_the_roles(host, name):
     assert fleet.default_link_name(host) == name
+
+
+def test_metrics_settings_name_the_roles_variable():
+    from ansible_collections.pppssh.vpn.plugins.filter import metrics_settings
+    assert metrics_settings.metrics_settings('/srv/node/', 15, 'c1', 'pppssh_client_metrics') == {
+        'dir': '/srv/node', 'output': '/srv/node/pppssh.prom', 'interval': 15}
+    with pytest.raises(AnsibleFilterError, match=r'^c1: pppssh_client_metrics_dir: .* Fix: '):
+        metrics_settings.metrics_settings('node', 15, 'c1', 'pppssh_client_metrics')
+    with pytest.raises(AnsibleFilterError, match=r'^c1: pppssh_server_metrics_interval: '):
+        metrics_settings.metrics_settings('/srv/node', 0, 'c1', 'pppssh_server_metrics')
+
+
+def test_skipped_pings_show_no_ping_columns_unless_asked():
+    variables = hostvars()
+    for host in ('oclient1', 'oclient2.example.org'):
+        variables[host].update(pppssh_status_ping_server={'skipped': True}, pppssh_status_ping_client={'skipped': True})
+    result = plugin.fleet_status(variables, ['oclient1', 'oclient2.example.org'], ['oserver'], now=NOW)
+    assert 'ping' not in result['lines'][0]
+    result = plugin.fleet_status(variables, ['oclient1', 'oclient2.example.org'], ['oserver'], now=NOW, pinged=True)
+    assert result['lines'][0].endswith('ping to server  ping to client')
+    assert result['rows'][0]['ping_to_server'] == '-'
