@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Static checks that need no guests: ansible-lint (production profile) over roles/, playbooks/
-# and molecule/, ansible-doc rendering of every module, and the changelog fragments.
+# and molecule/, ansible-doc rendering of every module, antsibull-docs lint-collection-docs (the
+# documentation of every module, filter and role, as the docs site renders it), and the changelog
+# fragments.
 # Python style (pep8, pylint) over plugins/ and tests/ is ansible-test's job: `make sanity`.
 # Runs every check, then exits non-zero when any failed.
 set -uo pipefail
@@ -55,6 +57,7 @@ ansible_doc() {
 lint_color=(); [ -t 1 ] || lint_color=(--nocolor)
 step ansible-lint ansible-lint --offline "${lint_color[@]}"
 step ansible-doc ansible_doc
+step collection-docs antsibull-docs lint-collection-docs --plugin-docs "$collections/ansible_collections/pppssh/vpn"
 step changelog antsibull-changelog lint
 
 if [ ${#failed[@]} -gt 0 ]; then
