@@ -15,8 +15,8 @@ console_tail() {
 }
 
 cmd_start() {
-    local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0 kernel=uml release=$RIG_RELEASE
-    local usage="usage: start NAME IP [--mem 256M] [--init shell|systemd] [--kernel uml|debian] [--release ${RIG_RELEASES[*]// /|}] [--fresh]"
+    local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0 kernel=uml release=$RIG_RELEASE image=''
+    local usage="usage: start NAME IP [--mem 256M] [--init shell|systemd] [--kernel uml|debian] [--release ${RIG_RELEASES[*]// /|}] [--image FILE] [--fresh]"
     shift 2 || die "$usage"
     while (($#)); do
         case $1 in
@@ -25,6 +25,8 @@ cmd_start() {
         --kernel) kernel=${2:?--kernel needs uml or debian}; shift 2 ;;
         --release) release=${2:?--release needs a value}; shift 2 ;;
         --fresh) fresh=1; shift ;;
+        # Another root image (e.g. rig/engine's engine.ext4), with its own FILE.stamp.
+        --image) image=${2:?--image needs a file}; shift 2 ;;
         *) die "start: unknown option '$1'; $usage" ;;
         esac
     done
@@ -39,19 +41,19 @@ cmd_start() {
     systemd) init_path=/lib/systemd/systemd ;;
     *) die "--init must be shell or systemd" ;;
     esac
-    local disk image stem
+    local disk stem
     case $kernel in
     uml) disk=disk.cow ;;
     debian) disk=disk.qcow2 ;;
     *) die "--kernel must be uml or debian" ;;
     esac
     check_release "$release"
-    image=$(image_of "$release")
+    [[ -n $image ]] || image=$(image_of "$release")
     stem=${image%.ext4}
     need_root
     need ip setsid ssh
     if [[ $kernel == uml ]]; then need "$RIG_UML"; else need "$RIG_QEMU" qemu-img; fi
-    [[ -s $image ]] || die "no image at $image: run 'rig/rig image --release $release' first"
+    [[ -s $image ]] || die "no image at $image (the default one: run 'rig/rig image --release $release')"
     if [[ $kernel == debian && ! (-s $stem.vmlinux && -s $stem.initrd) ]]; then
         die "no kernel beside $image: run 'rig/rig image --release $release' (it rebuilds)"
     fi
