@@ -51,9 +51,10 @@ matrix: collection
 integration: collection
 	@$(STAGE) integration bash scripts/integration.sh
 
-# Molecule `default`: site.yml on two systemd containers (privileged, or explicit capabilities
-# where the host refuses that: PPPSSH_MOLECULE_PRIVILEGED=true|false, auto-detected when unset).
-# Builds its image locally (scripts/docker-image.sh, no registry). Needs dockerd (make setup).
+# Molecule `default`: site.yml on two privileged systemd containers with a live link: on the
+# local engine where it can (privileged, kernel PPP), else on an engine guest (rig/engine/,
+# guest dengine 192.168.213.140; PPPSSH_MOLECULE_ENGINE=local|rig forces one). Builds its image
+# locally (scripts/docker-image.sh, no registry). Needs dockerd (make setup).
 molecule-default: collection
 	@$(STAGE) molecule-default molecule test -s default
 

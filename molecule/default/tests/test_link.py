@@ -1,11 +1,15 @@
 # -*- coding: utf-8 -*-
-"""The link itself, on the docker scenario. Two branches, both real assertions:
+"""The link itself, on the docker and uml scenarios. Two branches, both real assertions:
 
-- live (the host kernel has PPP, prepare made /dev/ppp): ppp-LINK up on both ends, pings
-  both ways over it, and the module's own status reports it up;
-- no_ppp (pppd cannot open /dev/ppp, as on the CI machine): the module reports the cause
-  kernel_no_ppp, nothing was left half-started on either end, and the server end is fully
-  configured anyway.
+- live (pppd opens /dev/ppp): ppp-LINK up on both ends, pings both ways over it, the module's
+  own status reports it up, and its byte counters grow with traffic over it;
+- no_ppp (pppd cannot open /dev/ppp, with pppssh_client_link_failure: report): the module
+  reports the cause kernel_no_ppp, nothing was left half-started on either end, and the
+  server end is fully configured anyway.
+
+Both scenarios always run the live branch: `default` on an engine whose kernel has PPP (the
+local one, or a rig guest's; its prepare stops without PPP), `uml` on rig guests. The
+kernel_no_ppp error path is proven on this host by tests/integration/test_bad_input.py.
 """
 
 import pytest
@@ -56,6 +60,21 @@ def test_pings_both_ways(host, inventory_name, fleet, hosts, allocations, ppp_br
         pair = allocations[client['server']][client['link']]
         host.check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['server_ip']))
         hosts(client['server']).check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['client_ip']))
+
+
+def test_byte_counters_grow_with_traffic(host, inventory_name, fleet, ansible_hosts, allocations, ppp_branch):
+    if ppp_branch != 'live':
+        pytest.skip('no_ppp branch: no link to count bytes on')
+    count, size = 5, 1000
+    for client in my_links(inventory_name, fleet):
+        pair = allocations[client['server']][client['link']]
+        before = tunnel_status(ansible_hosts(inventory_name), client['link'])
+        host.check_output('ping -c %d -i 0.2 -s %d -W 2 -I ppp-%s %s' % (count, size, client['link'], pair['server_ip']))
+        after = tunnel_status(ansible_hosts(inventory_name), client['link'])
+        assert after['state'] == 'up' and after['pid'] == before['pid'], after
+        # Each echo and its reply carry at least `size` bytes across the link, each way.
+        assert after['tx_bytes'] - before['tx_bytes'] >= count * size, (before, after)
+        assert after['rx_bytes'] - before['rx_bytes'] >= count * size, (before, after)
 
 
 def test_nothing_half_started(host, inventory_name, fleet, hosts, ppp_branch):
