@@ -28,7 +28,7 @@ _PING_RTT = re.compile(r'= ([\d.]+)/([\d.]+)/([\d.]+)/')
 
 def default_link_name(host):
     """The pppssh_client role's default pppssh_client_name for inventory host ``host``."""
-    return _NOT_NAME.sub('-', str(host).split('.')[0].lower())[:11]
+    return _NOT_NAME.sub('-', str(host).partition('.')[0].lower())[:11]
 
 
 def wanted(client_vars):

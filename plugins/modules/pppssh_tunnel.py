@@ -326,7 +326,7 @@ def run(module):
         module.fail_json(msg=str(exc), field=exc.field, cause='invalid_option')
     too_long = commands.pty_too_long(config) if 'server' in config else None
     if too_long:
-        module.fail_json(msg='remote_command: the ssh command line is %d bytes once quoted, more than the %d pppd '
+        module.fail_json(msg='remote_command: the ssh command line is %s bytes once quoted, more than the %d pppd '
                              'reads. Fix: shorten remote_command, ssh_options or the file paths'
                          % (too_long, commands.PPPD_MAX_WORD),
                          field='remote_command', cause='invalid_option')

@@ -124,8 +124,8 @@ PING_FAIL = {'rc': 1, 'stdout': '3 packets transmitted, 0 received, 100% packet 
 def test_pings_add_two_columns_and_a_failed_ping_is_a_problem():
     variables = hostvars()
     variables['oclient1'].update(pppssh_status_ping_server=PING_OK, pppssh_status_ping_client=PING_FAIL)
-    variables['oclient2.example.org'].update(pppssh_status_ping_server={'skipped': True},
-                                            pppssh_status_ping_client={'skipped': True})
+    skipped = {'skipped': True}
+    variables['oclient2.example.org'].update(pppssh_status_ping_server=skipped, pppssh_status_ping_client=skipped)
     result = plugin.fleet_status(variables, ['oclient1', 'oclient2.example.org'], ['oserver'], now=NOW)
     assert result['lines'][0].endswith('last cause           ping to server   ping to client')
     assert (result['rows'][0]['ping_to_server'], result['rows'][0]['ping_to_client']) == ('ok 3/3 3.545 ms', 'FAIL 0/3')

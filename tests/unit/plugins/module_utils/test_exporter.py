@@ -93,7 +93,10 @@ def test_the_file_is_replaced_atomically(tmp_path, monkeypatch):
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / 'pppssh.prom'
     target.write_text('old\n')
-    monkeypatch.setattr(os, 'fsync', lambda fd: (_ for _ in ()).throw(OSError(28, 'No space left on device')))
+    def full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', full)
     with pytest.raises(OSError):
         exporter.write_atomically(str(target), 'new\n')
     assert target.read_text() == 'old\n' and os.listdir(str(tmp_path)) == ['pppssh.prom']
