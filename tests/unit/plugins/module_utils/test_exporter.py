@@ -93,6 +93,7 @@ def test_the_file_is_replaced_atomically(tmp_path, monkeypatch):
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / 'pppssh.prom'
     target.write_text('old\n')
+
     def full(fd):
         raise OSError(28, 'No space left on device')
 
