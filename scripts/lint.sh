@@ -18,6 +18,10 @@ collections=$repo/.build/collections
 mkdir -p "$collections/ansible_collections/pppssh"
 ln -sfn "$repo" "$collections/ansible_collections/pppssh/vpn"
 export ANSIBLE_COLLECTIONS_PATH=$collections
+# ansible-lint puts ANSIBLE_HOME/collections (default ~/.ansible/collections) first: a pppssh.vpn
+# installed there (another checkout's, an older one) would be linted against instead of this one.
+export ANSIBLE_HOME=$repo/.build/ansible-home
+mkdir -p "$ANSIBLE_HOME"
 export ANSIBLE_NOCOLOR=1
 cd "$repo" || exit 1
 
