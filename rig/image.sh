@@ -126,6 +126,7 @@ log "kernel $kver unpacked after $(elapsed "$t0")s"
 ird=$tmp/initramfs
 mkdir -p "$ird"/{bin,dev,proc,sys,newroot,modules}
 cp "$(command -v busybox)" "$ird/bin/busybox"
+ln -s busybox "$ird/bin/sh"
 install -m 0755 "$RIG_SRC/guest/initramfs-init" "$ird/init"
 : >"$ird/modules/order"
 for m in "${INITRD_MODULES[@]}"; do

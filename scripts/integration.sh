@@ -4,7 +4,7 @@
 # modules sharing a site.yml fleet together). The groups use different fleets (PPPSSH_FLEET f, g),
 # so no guest name or address is ever booted twice. Logs: tests/output/integration-{a,b}.log.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bin=${PPPSSH_VENV:-$PWD/.venv}/bin
 workers=${PPPSSH_TEST_WORKERS:-2}
 out=tests/output
