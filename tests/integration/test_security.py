@@ -74,11 +74,11 @@ def test_client_key_gets_no_port_or_agent_forwarding(fleet):
 
 
 @pytest.mark.parametrize('guest', CLIENTS, ids=IDS)
-def test_each_account_may_sudo_only_its_own_pppd_call(fleet, guest):
+def test_each_account_may_sudo_only_its_own_session(fleet, guest):
     listing = FSERVER.out('runuser -u %s -- sudo -n -l' % account(guest))
     commands = listing.split('may run the following commands', 1)[1]
     lines = sorted(line.strip() for line in commands.splitlines()[1:] if line.strip())
-    assert lines == ['(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % guest.name], listing
+    assert lines == ['(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % guest.name], listing
 
 
 @pytest.mark.parametrize('words', [

@@ -101,16 +101,16 @@ def test_second_run_changes_nothing(converged, fleet, timings):
     assert all(stats['changed'] == 0 for stats in report['stats'].values())
 
 
-def test_server_grants_each_key_one_pppd_call_only(converged):
+def test_server_grants_each_key_its_own_session_only(converged):
     sudoers = SERVER.out('cat /etc/sudoers.d/pppssh')
     rules = sorted(line for line in sudoers.splitlines() if line.strip() and not line.startswith('#'))
-    assert rules == sorted('pppssh-%s ALL=(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % (g.name, g.name)
+    assert rules == sorted('pppssh-%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (g.name, g.name)
                            for g in CLIENTS), rules
     for guest in CLIENTS:
         keys = SERVER.out('cat /etc/pppssh/authorized_keys/pppssh-%s' % guest.name)
         lines = [line for line in keys.splitlines() if line.strip() and not line.startswith('#')]
         assert len(lines) == 1, lines
-        assert lines[0].startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-%s" ssh-ed25519 '
+        assert lines[0].startswith('restrict,command="sudo -n /usr/local/sbin/pppssh-session %s" ssh-ed25519 '
                                    % guest.name), lines
 
 

@@ -102,10 +102,10 @@ def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, alloc
         server, link = hosts(client['server']), client['link']
         user = client['account']
         assert server.user(user).exists
-        assert '%s ALL=(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % (user, link) \
+        assert '%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (user, link) \
             in content_lines(server, '/etc/sudoers.d/pppssh')
         keys = content_lines(server, '/etc/pppssh/authorized_keys/%s' % user)
-        assert [k for k in keys if k.startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-%s" ' % link)]
+        assert [k for k in keys if k.startswith('restrict,command="sudo -n /usr/local/sbin/pppssh-session %s" ' % link)]
         pair = allocations[client['server']][link]
         assert '%s:%s' % (pair['server_ip'], pair['client_ip']) \
             in content_lines(server, '/etc/ppp/peers/pppssh-%s' % link)

@@ -31,7 +31,7 @@ def test_authorized_keys_are_root_owned(host, inventory_name, fleet):
 
 
 def test_each_account_holds_one_key_with_its_own_forced_command(host, inventory_name, fleet, hosts):
-    forced = re.compile(r'^restrict,command="sudo -n /usr/sbin/pppd call pppssh-([a-z][a-z0-9_-]{0,10})" '
+    forced = re.compile(r'^restrict,command="sudo -n /usr/local/sbin/pppssh-session ([a-z][a-z0-9_-]{0,10})" '
                         r'(ssh-ed25519) ([A-Za-z0-9+/=]+) pppssh-([a-z][a-z0-9_-]{0,10})$')
     clients = clients_of(fleet, inventory_name)
     assert sorted(host.file(KEYS_DIR).listdir()) == sorted(c['account'] for c in clients)
@@ -46,10 +46,10 @@ def test_each_account_holds_one_key_with_its_own_forced_command(host, inventory_
             'the key of link %s is not the one of %s' % (client['link'], client['host'])
 
 
-def test_sudoers_allows_each_account_only_its_own_pppd_call(host, inventory_name, fleet):
+def test_sudoers_allows_each_account_only_its_own_session(host, inventory_name, fleet):
     rule = host.file('/etc/sudoers.d/pppssh')
     assert rule.user == 'root' and rule.group == 'root' and rule.mode == 0o440
-    expected = ['%s ALL=(root) NOPASSWD: /usr/sbin/pppd call pppssh-%s' % (c['account'], c['link'])
+    expected = ['%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (c['account'], c['link'])
                 for c in clients_of(fleet, inventory_name)]
     assert sorted(content_lines(host, '/etc/sudoers.d/pppssh')) == sorted(expected)
     assert host.run('visudo -c').rc == 0
@@ -59,10 +59,12 @@ def test_sudo_refuses_free_pppd_arguments_and_other_clients_links(host, inventor
     clients = clients_of(fleet, inventory_name)
     for client in clients:
         user = client['account']
-        allowed = host.run('runuser -u %s -- sudo -n -l /usr/sbin/pppd call pppssh-%s' % (user, client['link']))
+        allowed = host.run('runuser -u %s -- sudo -n -l /usr/local/sbin/pppssh-session %s' % (user, client['link']))
         assert allowed.rc == 0, allowed.stderr
-        others = ['/usr/sbin/pppd call pppssh-%s' % other['link'] for other in clients if other is not client]
-        for argv in others + ['/usr/sbin/pppd nodetach notty noauth', '/usr/sbin/pppd file /etc/shadow',
+        others = ['/usr/local/sbin/pppssh-session %s' % other['link'] for other in clients if other is not client]
+        others += ['/usr/sbin/pppd call pppssh-%s' % other['link'] for other in clients]
+        for argv in others + ['/usr/local/sbin/pppssh-session --stop %s' % client['link'],
+                              '/usr/sbin/pppd nodetach notty noauth', '/usr/sbin/pppd file /etc/shadow',
                               '/usr/sbin/pppd call ../../../tmp/x', '/bin/sh']:
             refused = host.run('runuser -u %s -- sudo -n -l %s' % (user, argv))
             assert refused.rc != 0, 'sudo allows %s: %s' % (user, argv)
