@@ -8,6 +8,7 @@ that two runs never build the same ansible-test venv at once. Logs: .build/matri
 Prints a version x (sanity, unit) table; exits non-zero when any cell failed.
 
     python scripts/version_matrix.py [2.16 2.18 ...]
+    python scripts/version_matrix.py --venv-only 2.16   # only make (or check) that venv; prints its bin
 """
 import concurrent.futures
 import hashlib
@@ -188,8 +189,27 @@ def failed_cells(jobs):
             if cell[0] not in ('passed', 'cached', 'built')]
 
 
+def venv_only(versions):
+    """Make (or reuse) the venvs of ``versions`` and print each one's bin directory: the live
+    converge on the oldest ansible-core (tests/integration/test_platforms.py) runs from there."""
+    jobs = jobs_for(versions)
+    missing = sorted(set(versions) - set(job.version for job in jobs))
+    if missing:
+        say('no requirements file for %s in %s' % (' '.join(missing), os.path.relpath(REQUIREMENTS, REPO)))
+        return 2
+    for job in jobs:
+        os.makedirs(job.logs, exist_ok=True)
+        if not job._step('venv'):
+            return 1
+        print(os.path.join(job.venv, 'bin'), flush=True)
+    return 0
+
+
 def main(argv=None):
-    selected = (argv if argv is not None else sys.argv[1:]) or None
+    argv = list(argv if argv is not None else sys.argv[1:])
+    if argv[:1] == ['--venv-only']:
+        return venv_only(argv[1:])
+    selected = argv or None
     jobs = jobs_for(selected)
     if not jobs:
         say('no version to run (tests/matrix/requirements-2.NN.txt, requirements-dev.txt)')

@@ -156,9 +156,9 @@ class Fleet(object):
         return dict((key, value) for key, value in config.items() if value is not None)
 
 
-def site(inventory, extra_args=(), timeout=1800):
+def site(inventory, extra_args=(), timeout=1800, env=None):
     """Run site.yml; returns (report, seconds, raw stdout) so secrets can be searched in the output."""
-    return run_playbook_output(inventory, SITE, extra_args, timeout)
+    return run_playbook_output(inventory, SITE, extra_args, timeout, env=env)
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,10 @@
 """playbooks/site.yml on the Debian releases the roles claim: a trixie server with a trixie client,
 and the same server with a bookworm client (a mixed pair); links up, pings both ways, rerun changed=0.
 
+The controller is the oldest ansible-core that meta/runtime.yml claims (OLDEST, from its make
+matrix venv): converge and idempotence on it, then a rerun on the newest (the main venv) that must
+change nothing either. The other suites converge on the newest.
+
 Guests (addresses 192.168.213.100-119 only), shell init, booted in parallel:
   pserver   .100  trixie    the pppssh server
   pclient1  .101  trixie    client: the trixie pair
@@ -15,10 +19,12 @@ comes first when its stamp is stale).
 """
 import json
 import os
+import re
+import subprocess
 
 import pytest
 
-from guests import REPO, RIG_DIR, Guest, changed_tasks, failures, rig, run_playbook_output
+from guests import REPO, RIG_DIR, Guest, changed_tasks, controller, failures, rig, run_playbook_output
 
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 KERNEL = os.environ.get('PPPSSH_PLATFORMS_KERNEL', 'uml')
@@ -28,6 +34,8 @@ BOOKWORM_CLIENT = Guest('pclient2', '192.168.213.102')
 CLIENTS = (TRIXIE_CLIENT, BOOKWORM_CLIENT)
 RELEASE = {SERVER.name: 'trixie', TRIXIE_CLIENT.name: 'trixie', BOOKWORM_CLIENT.name: 'bookworm'}
 VERSION_ID = {'bookworm': '12', 'trixie': '13'}
+with open(os.path.join(REPO, 'meta', 'runtime.yml')) as _runtime:
+    OLDEST = re.search(r'requires_ansible:\s*["\']>=(\d+\.\d+)', _runtime.read()).group(1)
 
 
 def write_inventory(path):
@@ -61,8 +69,9 @@ def pings(source, address):
     return source.sh('ping -n -q -c 3 -i 0.2 -W 2 %s' % address, check=False).returncode == 0
 
 
-def site(inventory_path):
-    report, seconds, output = run_playbook_output(inventory_path, SITE)
+def site(inventory_path, version=OLDEST):
+    """site.yml from the ansible-core ``version`` controller (None: the newest, the main venv)."""
+    report, seconds, output = run_playbook_output(inventory_path, SITE, bin_dir=controller(version))
     return report, round(seconds, 1), output
 
 
@@ -114,9 +123,16 @@ def test_pings_cross_the_link_both_ways(converged, client):
     assert pings(SERVER, local), 'server -> %s end %s' % (client.name, local)
 
 
-def test_second_run_changes_nothing(converged, platforms, timings):
-    report, seconds, output = site(platforms)
-    timings['platforms_%s_site_rerun_s' % KERNEL] = seconds
+def test_the_converge_ran_on_the_oldest_claimed_ansible_core():
+    version = subprocess.run([os.path.join(controller(OLDEST), 'ansible-playbook'), '--version'],
+                             capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    assert 'core %s.' % OLDEST in version, version
+
+
+@pytest.mark.parametrize('version', [OLDEST, None], ids=['oldest-ansible-core', 'newest-ansible-core'])
+def test_second_run_changes_nothing(converged, platforms, timings, version):
+    report, seconds, output = site(platforms, version)
+    timings['platforms_%s_site_rerun_%s_s' % (KERNEL, version or 'newest')] = seconds
     assert failures(report) == [], output[-3000:]
     assert changed_tasks(report) == []
     assert all(stats['changed'] == 0 for stats in report['stats'].values())

@@ -12,7 +12,7 @@ import pytest
 
 pytest.register_assert_rewrite('fleet')
 from fleet import CLIENTS, FCLIENT1, FCLIENT2, FSERVER, assert_single_link, fingerprint, site, write_inventory  # noqa: E402
-from guests import failures  # noqa: E402
+from guests import ansible_env, failures  # noqa: E402
 
 pytest_plugins = ['fleet']
 
@@ -58,11 +58,11 @@ def account_of(guest):
     raise AssertionError('no account on the server holds the key of %s' % guest.name)
 
 
-def refused_run(tmp_path, server_vars=None, client_vars=None, words=()):
+def refused_run(tmp_path, server_vars=None, client_vars=None, words=(), env=None):
     """site.yml with a bad inventory: it must fail naming ``words`` and change nothing on any host."""
     inventory = write_inventory(str(tmp_path / 'inventory.json'), server_vars, client_vars)
     before = fingerprint()
-    report, _seconds, _output = site(inventory)
+    report, _seconds, _output = site(inventory, env=env)
     errors = failures(report)
     assert errors, 'site.yml accepted it (rc 0)'
     text = ' '.join(errors)
@@ -85,7 +85,7 @@ def test_every_key_line_is_one_restricted_forced_command_per_client_account(flee
     for guest in CLIENTS:
         lines = files['/etc/pppssh/authorized_keys/pppssh-%s' % guest.name]
         assert len(lines) == 1, lines
-        assert lines[0].startswith('restrict,command="sudo -n /usr/sbin/pppd call pppssh-%s" ssh-ed25519 '
+        assert lines[0].startswith('restrict,command="sudo -n /usr/local/sbin/pppssh-session %s" ssh-ed25519 '
                                    % guest.name), lines
 
 
@@ -124,8 +124,11 @@ def test_a_subnet_forged_through_the_clients_facts_is_refused(fleet, tmp_path):
     guest = FCLIENT2
     install_forging_python(guest)
     try:
+        # Ansible's default (facts injected as variables), not the playbooks/ansible.cfg we ship:
+        # the forged fact then overrides the inventory, and validation alone must refuse it.
         refused_run(tmp_path, client_vars={guest.name: {'ansible_python_interpreter': FORGING_PYTHON}},
-                    words=['%s: pppssh_client_subnets' % guest.name, INJECTION])
+                    words=['%s: pppssh_client_subnets' % guest.name, INJECTION],
+                    env=dict(ansible_env(), ANSIBLE_INJECT_FACT_VARS='True'))
     finally:
         guest.sh('rm -f %s /usr/local/lib/pppssh-forge.py' % FORGING_PYTHON)
     assert_no_host_holds('touch /tmp/pppssh-pwned')
@@ -150,10 +153,11 @@ def test_client_a_account_cannot_start_client_b_link(fleet):
     a, b = FCLIENT1, FCLIENT2
     user = account_of(a)
     # As if some future bug gave A's key holder a shell on the server.
-    for command in ('/usr/sbin/pppd call pppssh-%s' % b.name, '/usr/sbin/pppd call pppssh-%s nodetach' % b.name):
+    for command in ('/usr/sbin/pppd call pppssh-%s' % b.name, '/usr/sbin/pppd call pppssh-%s nodetach' % b.name,
+                    '/usr/local/sbin/pppssh-session %s' % b.name, '/usr/local/sbin/pppssh-session --stop %s' % b.name):
         result = FSERVER.sh('runuser -u %s -- sudo -n -l %s' % (user, command), check=False)
         assert result.returncode != 0, '%s may run %s' % (user, command)
-    assert FSERVER.sh('runuser -u %s -- sudo -n -l /usr/sbin/pppd call pppssh-%s' % (user, a.name),
+    assert FSERVER.sh('runuser -u %s -- sudo -n -l /usr/local/sbin/pppssh-session %s' % (user, a.name),
                       check=False).returncode == 0
     result = FSERVER.sh('runuser -u %s -- sudo -n /usr/sbin/pppd call pppssh-%s' % (user, b.name), check=False)
     assert result.returncode != 0 and re.search(r'not allowed|a password is required', result.stderr), result.stderr
