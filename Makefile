@@ -8,9 +8,9 @@ export PATH := $(BIN):$(PATH)
 # Times a stage into the file PPPSSH_STAGE_LOG names, when set (.ci/run prints the table).
 STAGE := bash scripts/stage.sh
 # What make test runs, in order (.ci/run lists the ones that did not run).
-TEST_STAGES := check-host-commands lint matrix molecule-default molecule-uml integration
+TEST_STAGES := check-host-commands lint docs matrix molecule-default molecule-uml integration
 
-.PHONY: setup check-host-commands check-fresh collection lint sanity unit matrix ci-stages integration molecule molecule-default molecule-uml test clean lab lab-down bench
+.PHONY: setup check-host-commands check-fresh collection lint docs sanity unit matrix ci-stages integration molecule molecule-default molecule-uml test clean lab lab-down bench
 
 setup:
 	@$(STAGE) setup bash scripts/setup-host.sh
@@ -33,6 +33,11 @@ collection:
 # ansible-lint (production profile), ansible-doc of every module, changelog fragments.
 lint: collection
 	@$(STAGE) lint bash scripts/lint.sh
+
+# The collection's HTML docs site in .build/docs/html (antsibull-docs + Sphinx, warnings are
+# errors): modules, filters, roles from their argument specs, the README. About a minute.
+docs: collection
+	@$(STAGE) docs bash scripts/docs.sh
 
 # ansible-test sanity on a git copy in .build/sanity (pip from PyPI, see scripts/sanity.sh).
 sanity:
