@@ -40,7 +40,7 @@ ALLOWED_SSH_OPTIONS = (
 MANAGED_SSH_OPTIONS = (
     'BatchMode', 'StrictHostKeyChecking', 'UserKnownHostsFile', 'GlobalKnownHostsFile',
     'IdentityFile', 'IdentitiesOnly', 'ServerAliveInterval', 'ServerAliveCountMax',
-    'ConnectTimeout', 'Port', 'User',
+    'ConnectTimeout', 'Port', 'User', 'UpdateHostKeys', 'VerifyHostKeyDNS', 'CheckHostIP',
 )
 
 SHELL_METACHARACTERS = set('\n\r\0')

@@ -233,6 +233,7 @@ config:
 '''
 
 import os
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -268,13 +269,16 @@ def write_root_file(module, path, content):
     """Atomically write a root-owned 0600 file (it may name keys and addresses)."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    temp = '%s.pppssh-tmp' % path
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(content)
-    os.chmod(temp, 0o600)
-    module.atomic_move(temp, path)
+        os.makedirs(directory, 0o750)   # Debian's /etc/ppp/peers is 2750 root:dip; never world-readable
+    # A fresh name, created exclusively: a file or symlink planted at a fixed temp name is never followed.
+    fd, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.pppssh-tmp')
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(content)
+        module.atomic_move(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
     # atomic_move gives a new file the umask's mode (0644) and keeps an old file's mode: enforce 0600.
     os.chmod(path, 0o600)
 

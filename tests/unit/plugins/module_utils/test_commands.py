@@ -61,6 +61,9 @@ def test_ssh_pins_the_host_key_and_never_prompts():
                    'IdentitiesOnly=yes', 'ServerAliveInterval=3', 'ServerAliveCountMax=4', 'ClearAllForwardings=yes'):
         assert option in argv, option
     assert 'accept-new' not in joined
+    # Nothing but the pinned file can vouch for the server (review I3).
+    for option in ('UpdateHostKeys=no', 'VerifyHostKeyDNS=no', 'CheckHostIP=no'):
+        assert option in argv, option
     assert argv[-3:] == ['--', 'vpn.example.org', 'sudo -n /usr/sbin/pppd nodetach notty noauth']
     assert argv[argv.index('-l') + 1] == 'vpn'
 

@@ -86,7 +86,8 @@ def test_dangerous_ssh_options_are_refused(key):
     assert 'not allowed' in refused('ssh_options', ssh_options={key: 'x'})
 
 
-@pytest.mark.parametrize('key', ['StrictHostKeyChecking', 'port', 'UserKnownHostsFile', 'BatchMode'])
+@pytest.mark.parametrize('key', ['StrictHostKeyChecking', 'port', 'UserKnownHostsFile', 'BatchMode',
+                                 'UpdateHostKeys', 'VerifyHostKeyDNS', 'CheckHostIP'])
 def test_managed_ssh_options_point_to_the_module_option(key):
     assert 'set by the module itself' in refused('ssh_options', ssh_options={key: 'no'})
 
