@@ -1,0 +1,268 @@
+"""Pure logic of the bench's judgement: references that validate themselves, per-pair ratios, verdicts.
+
+No rig, no guests, no clocks: the figure modules hand their samples in, report.py and the
+closing summary read the verdicts out, and tests/unit/bench checks every rule here.
+
+A reference (the raw ssh stream in throughput, the HOWTO's link in bring-up and latency) is
+valid only when:
+
+- a stream moved data in every sampling interval of its window (``check_stream``), and no
+  interval fell below ``STALL_FRACTION`` of the window's median interval;
+- it is at least ``TIE_TOLERANCE`` of every tunnel variant measured beside it in the same
+  repetition when it is the design's limit (a tunnel over ssh cannot outrun ssh; on a 4 mbit
+  line they may tie) (``check_beside``);
+- its spread over the repetitions, max / min, is within ``SPREAD_BOUND`` (``check_spread``).
+
+A repetition that fails is retried once by the figure module; a reference with a repetition
+that failed twice, or with too wide a spread, is failed, and every goal that depends on it is
+"not measured".
+
+A goal is judged on its per-pair ratios (or per-repetition values): "met" when the median
+clears it and min..max does not straddle it, "not met" when even the best pair misses it,
+else "undecided"; fewer than ``MIN_PAIRS`` pairs are "undecided" too.
+"""
+import statistics
+
+SPREAD_BOUND = 2.0       # max / min of a reference over its repetitions
+TIE_TOLERANCE = 0.95     # a limit reference must reach this share of every variant beside it
+STALL_FRACTION = 0.1     # no sampling interval below this share of the median interval
+MIN_INTERVALS = 3        # sampling intervals a stream window needs
+MIN_PAIRS = 3            # pairs (or repetitions) a goal needs before it can be met or not met
+
+MET, NOT_MET, UNDECIDED, NOT_MEASURED = 'met', 'not met', 'undecided', 'not measured'
+
+
+def spread(values):
+    """{'n', 'min', 'median', 'max'} of the values that are not None."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {'n': 0, 'min': None, 'median': None, 'max': None}
+    return {'n': len(values), 'min': min(values), 'median': statistics.median(values), 'max': max(values)}
+
+
+def check_stream(samples):
+    """(Mbit/s over the window, problem or None) of cumulative byte readings [[seconds, bytes, ...], ...].
+
+    The samples are one stream's counter read at intervals by one clock; the rate is the bytes
+    between the first and the last reading over their time. A problem names the first interval
+    in which the stream moved nothing (died, stalled, or the counter of another process was read)
+    or slowed below STALL_FRACTION of the median interval."""
+    if len(samples) < MIN_INTERVALS + 1:
+        return None, 'only %d readings of the stream (%d intervals needed)' % (len(samples), MIN_INTERVALS)
+    rates = []
+    for index, (first, second) in enumerate(zip(samples, samples[1:])):
+        (t1, b1), (t2, b2) = first[:2], second[:2]
+        if t2 <= t1:
+            return None, 'the clock did not advance between readings %d and %d' % (index, index + 1)
+        if b2 <= b1:
+            return None, 'no bytes moved in interval %d (%.1f-%.1f s): the stream stalled or died' % (
+                index + 1, t1 - samples[0][0], t2 - samples[0][0])
+        rates.append((b2 - b1) / (t2 - t1))
+    median = statistics.median(rates)
+    for index, rate in enumerate(rates):
+        if rate < STALL_FRACTION * median:
+            return None, 'interval %d moved %.0f%% of the median interval (under %.0f%%): the stream stalled' % (
+                index + 1, 100.0 * rate / median, 100 * STALL_FRACTION)
+    (t_first, b_first), (t_last, b_last) = samples[0][:2], samples[-1][:2]
+    return (b_last - b_first) * 8 / (t_last - t_first) / 1e6, None
+
+
+def check_beside(reference, beside):
+    """Problem or None: a limit reference (Mbit/s) against the variants measured in its repetition.
+
+    ``beside`` maps variant names to their Mbit/s (None: not measured)."""
+    if reference is None:
+        return 'no reading'
+    slower = sorted(name for name, value in beside.items()
+                    if value is not None and reference < TIE_TOLERANCE * value)
+    if slower:
+        return 'slower than the tunnel it bounds: %s' % ', '.join(
+            '%s (%.1f against %.1f)' % (name, reference, beside[name]) for name in slower)
+    return None
+
+
+def check_spread(values, bound=SPREAD_BOUND):
+    """Problem or None: the spread of a reference's repetitions (max / min within ``bound``)."""
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return None
+    if min(values) <= 0:
+        return 'a repetition read %s' % min(values)
+    if max(values) / min(values) > bound:
+        return 'spread over repetitions %.3g-%.3g (max/min %.2f) exceeds %.1f' % (
+            min(values), max(values), max(values) / min(values), bound)
+    return None
+
+
+def reference_status(values, rep_problems, bound=SPREAD_BOUND):
+    """The verdict on one reference: {'ok', 'problems', 'values', 'spread'}.
+
+    ``values`` are its per-repetition figures (None where a repetition failed), ``rep_problems``
+    maps a repetition (1-based) to the problem left after its retry."""
+    problems = ['rep %s: %s' % (rep, problem) for rep, problem in sorted(rep_problems.items()) if problem]
+    if not [v for v in values if v is not None]:
+        problems.append('no repetition gave a reading')
+    too_wide = check_spread(values, bound)
+    if too_wide:
+        problems.append(too_wide)
+    return {'ok': not problems, 'problems': problems, 'values': list(values), 'spread': spread(values)}
+
+
+def pair_ratios(values, references):
+    """Per-pair ratios value / reference, skipping pairs where either is missing or zero."""
+    return [v / r for v, r in zip(values, references) if v is not None and r]
+
+
+def _clears(value, goal, op):
+    if op == '>=':
+        return value >= goal
+    if op == '<=':
+        return value <= goal
+    if op == '<':
+        return value < goal
+    raise ValueError('unknown comparison %r' % op)
+
+
+def verdict(values, goal, op, reference=None):
+    """Judge a goal on its per-pair ratios (or per-repetition values).
+
+    ``reference`` is a reference_status() the values depend on (None: none). Returns the
+    spread plus 'verdict' (met / not met / undecided / not measured) and 'why'."""
+    out = dict(spread(values), goal=goal, op=op)
+    if reference is not None and not reference.get('ok'):
+        out.update(verdict=NOT_MEASURED, why='reference failed: ' + '; '.join(reference.get('problems') or ['?']))
+        return out
+    if not out['n']:
+        out.update(verdict=NOT_MEASURED, why='no pairs measured')
+        return out
+    median_clears = _clears(out['median'], goal, op)
+    all_clear = _clears(out['min'], goal, op) and _clears(out['max'], goal, op)
+    none_clear = not _clears(out['min'], goal, op) and not _clears(out['max'], goal, op)
+    if out['n'] < MIN_PAIRS:
+        out.update(verdict=UNDECIDED, why='%d pairs, %d needed' % (out['n'], MIN_PAIRS))
+    elif median_clears and all_clear:
+        out.update(verdict=MET, why='every pair clears it')
+    elif none_clear:
+        out.update(verdict=NOT_MET, why='no pair clears it')
+    else:
+        out.update(verdict=UNDECIDED, why='median %s it, the spread straddles it'
+                   % ('clears' if median_clears else 'misses'))
+    return out
+
+
+# ---------------------------------------------------------------- the goals of a run
+
+def _ref(section, name):
+    return ((section or {}).get('references') or {}).get(name)
+
+
+def goals(sections):
+    """[(goal text, verdict dict)] for every goal whose section is in this run (latest.json 'sections')."""
+    rows = []
+    b = sections.get('bringup')
+    if b:
+        runs = b['runs']
+        rows.append(('bring-up: ours / HOWTO <= 1.0 (per pair)',
+                     verdict(pair_ratios(runs['ours_in_guest'], runs['howto_in_guest']), 1.0, '<=',
+                             _ref(b, 'howto') or {'ok': False, 'problems': ['not validated (older run)']})))
+        rows.append(('bring-up: ours under 2.0 s (per pair, s)', verdict(runs['ours_in_guest'], 2.0, '<')))
+    t = sections.get('throughput')
+    if t and 'ours_shipped' in t['runs']:
+        rows.append(('throughput: ours as shipped >= 0.85 x raw ssh (per rep)',
+                     verdict(pair_ratios(t['runs']['ours_shipped'], t['runs'].get('raw_ssh', [])), 0.85, '>=',
+                             _ref(t, 'raw_ssh') or {'ok': False, 'problems': ['not validated (older run)']})))
+    lat = sections.get('latency')
+    if lat and 'ours_shaped' in lat.get('runs', {}):
+        ours, howto = lat['runs']['ours_shaped'], lat['runs'].get('howto', {})
+        idle = [_median(run['rtts']) for run in ours['idle']]
+        for load in ('bulk1', 'bulk10'):
+            medians = [_median(run['rtts']) for run in ours[load]]
+            p95s = [_p95(run['rtts']) for run in ours[load]]
+            rows.append(('latency %s: ping median <= 1.5 x idle (per rep)' % load,
+                         verdict(pair_ratios(medians, idle), 1.5, '<=', _ref(lat, 'ours_idle'))))
+            rows.append(('latency %s: ping p95 <= 2 x idle median (per rep)' % load,
+                         verdict(pair_ratios(p95s, idle), 2.0, '<=', _ref(lat, 'ours_idle'))))
+            rows.append(('latency %s: goodput >= 0.9 x HOWTO (per rep)' % load,
+                         verdict(pair_ratios([r.get('goodput_mbit') for r in ours[load]],
+                                             [r.get('goodput_mbit') for r in howto.get(load, [])]), 0.9, '>=',
+                                 _ref(lat, 'howto') or {'ok': False, 'problems': ['not validated (older run)']})))
+        rows.append(('latency bulk10: Jain fairness >= 0.98 (per rep)',
+                     verdict([jain(r.get('streams_mbit') or []) for r in ours['bulk10']], 0.98, '>=')))
+    r = sections.get('recovery')
+    if r:
+        rows.append(('recovery after the ssh is killed < 5 s (per rep, s)', verdict(r['ours_runs'], 5.0, '<')))
+    return rows
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def _p95(values):
+    values = sorted(values)
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, int(round(0.95 * (len(values) - 1)))))]
+
+
+def jain(values):
+    """Jain's fairness index of the flows' rates (None without flows)."""
+    values = [v for v in values if v is not None]
+    if not values or not any(values):
+        return None
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+def failures(data):
+    """{section: why} of a run: sections that raised, and references that failed."""
+    out = dict((name, text.strip().splitlines()[-1][:300] if text.strip() else 'failed')
+               for name, text in (data.get('failed_sections') or {}).items())
+    for name, section in sorted((data.get('sections') or {}).items()):
+        for ref_name, ref in sorted((section.get('references') or {}).items()):
+            if not ref.get('ok'):
+                out.setdefault(name, 'reference %s failed: %s' % (ref_name, '; '.join(ref.get('problems') or [])))
+    return out
+
+
+def _num(value):
+    return '-' if value is None else '%.2f' % value
+
+
+def summary(data):
+    """The one-screen text `make bench` ends with: goals, verdicts, references, failed sections."""
+    sections = ' '.join((data.get('config') or {}).get('sections') or [])
+    lines = ['bench summary: %s, %s s, sections %s' % (data.get('date'), _num(data.get('bench_seconds')), sections)]
+    rows = goals(data.get('sections') or {})
+    width = max([len(text) for text, _v in rows] + [4])
+    lines.append('%-*s  %4s  %6s  %6s  %6s  %s' % (width, 'goal', 'n', 'min', 'median', 'max', 'verdict'))
+    for text, got in rows:
+        shown = got['verdict'].upper() if got['verdict'] == MET else got['verdict']
+        cells = (width, text, got['n'], _num(got['min']), _num(got['median']), _num(got['max']), shown)
+        lines.append('%-*s  %4s  %6s  %6s  %6s  %s' % cells)
+    for name, section in sorted((data.get('sections') or {}).items()):
+        for ref_name, ref in sorted((section.get('references') or {}).items()):
+            st = ref.get('spread') or {}
+            lines.append('reference %s/%s: %s, %s reps, %s-%s' % (
+                name, ref_name, 'ok' if ref.get('ok') else 'FAILED', st.get('n'), _num(st.get('min')),
+                _num(st.get('max'))))
+    failed = failures(data)
+    for name, why in sorted(failed.items()):
+        lines.append('FAILED %s: %s' % (name, why[:200]))
+    lines.append('bench: %s' % ('%d section(s) failed' % len(failed) if failed else 'every section ran, '
+                                'every reference valid'))
+    return '\n'.join(lines)
+
+
+def check_load_rep(by_load, min_answered=0.5):
+    """Problem or None: one repetition of a latency reference ({'idle': run, 'bulk1': run, ...}).
+
+    Its idle pings must be answered (at least ``min_answered`` of them: the link was up), and
+    every load must have carried goodput (iperf3 ran through the link)."""
+    for load, run in sorted(by_load.items()):
+        if load == 'idle':
+            sent = run.get('sent') or 0
+            if not sent or len(run.get('rtts') or []) < min_answered * sent:
+                return 'idle: %d of %d pings answered' % (len(run.get('rtts') or []), sent)
+        elif not run.get('goodput_mbit'):
+            return '%s: no goodput (%s)' % (load, (run.get('error') or 'iperf3 gave none')[:120])
+    return None

@@ -1,0 +1,144 @@
+"""The bench's judgement: references that validate themselves, and verdicts from per-pair spreads."""
+import verdicts
+
+
+def stream(rates, start=100.0, step=1.0):
+    """Cumulative [seconds, bytes] readings of a stream moving ``rates`` bytes/s per interval."""
+    samples, total = [[start, 1000]], 1000
+    for index, rate in enumerate(rates):
+        total += int(rate * step)
+        samples.append([start + (index + 1) * step, total])
+    return samples
+
+
+def throughput_section(raw, ours, raw_problems=None):
+    values = dict(raw_ssh=raw, ours_shipped=ours)
+    ref = verdicts.reference_status(raw, raw_problems or {})
+    return {'runs': values, 'references': {'raw_ssh': ref}}
+
+
+def goal(sections, prefix):
+    return next(got for text, got in verdicts.goals(sections) if text.startswith(prefix))
+
+
+# ---------------------------------------------------------------- a dead reference
+
+def test_a_stream_that_dies_is_no_reading():
+    rate, problem = verdicts.check_stream(stream([25e6, 25e6, 0, 0, 0]))
+    assert rate is None
+    assert 'no bytes moved in interval 3' in problem
+
+
+def test_a_stream_that_trickles_is_no_reading():
+    rate, problem = verdicts.check_stream(stream([25e6, 25e6, 100e3, 25e6]))
+    assert rate is None and 'stalled' in problem
+
+
+def test_too_short_a_window_is_no_reading():
+    assert verdicts.check_stream(stream([25e6]))[0] is None
+
+
+def test_a_dead_reference_makes_its_goal_not_measured_never_met():
+    # The issue's run: raw ssh read 0.8, 1.0, 291 Mbit/s, every tunnel 11-25 "times raw ssh".
+    section = throughput_section([0.8, 1.0, 291.1], [12.0, 11.5, 25.0])
+    got = goal({'throughput': section}, 'throughput')
+    assert got['verdict'] == verdicts.NOT_MEASURED
+    assert 'reference failed' in got['why'] and 'spread' in got['why']
+    assert 'throughput' in verdicts.failures({'sections': {'throughput': section}})
+
+
+def test_a_reference_with_no_reading_at_all_fails():
+    ref = verdicts.reference_status([None, None, None], {1: 'no reading', 2: 'no reading', 3: 'no reading'})
+    assert not ref['ok'] and 'no repetition gave a reading' in ref['problems']
+
+
+# ---------------------------------------------------------------- a reference slower than a tunnel
+
+def test_a_reference_slower_than_a_tunnel_beside_it_is_a_problem():
+    problem = verdicts.check_beside(20.0, {'default': 28.0, 'howto_script': 19.0, 'sync': None})
+    assert problem.startswith('slower than the tunnel it bounds: default (20.0 against 28.0)')
+    assert 'howto_script' not in problem
+
+
+def test_a_reference_that_ties_a_tunnel_on_a_line_limit_is_fine():
+    assert verdicts.check_beside(3.80, {'howto_script': 3.91}) is None
+
+
+def test_a_rep_still_slower_after_its_retry_fails_the_reference_and_the_goal():
+    problem = verdicts.check_beside(20.0, {'ours_shipped': 28.0})
+    section = throughput_section([187.0, 20.0, 190.0], [28.0, 28.0, 29.0], {2: problem})
+    got = goal({'throughput': section}, 'throughput')
+    assert got['verdict'] == verdicts.NOT_MEASURED and 'rep 2: slower than' in got['why']
+
+
+# ---------------------------------------------------------------- straddling spreads
+
+def test_a_spread_straddling_the_goal_is_undecided_whichever_side_the_median_is():
+    assert verdicts.verdict([0.9, 0.95, 1.02, 1.1], 1.0, '<=')['verdict'] == verdicts.UNDECIDED
+    got = verdicts.verdict([0.9, 1.05, 1.02, 1.1], 1.0, '<=')
+    assert got['verdict'] == verdicts.UNDECIDED and 'misses' in got['why']
+
+
+def test_a_goal_every_pair_misses_is_not_met():
+    got = verdicts.verdict([0.14, 0.15, 0.16], 0.85, '>=')
+    assert got['verdict'] == verdicts.NOT_MET
+    assert (got['min'], got['median'], got['max']) == (0.14, 0.15, 0.16)
+
+
+def test_too_few_pairs_are_undecided():
+    assert verdicts.verdict([0.5, 0.6], 1.0, '<=')['verdict'] == verdicts.UNDECIDED
+
+
+def test_a_reference_spread_within_the_bound_is_valid():
+    assert verdicts.check_spread([158.0, 187.0, 205.0]) is None
+    assert 'exceeds' in verdicts.check_spread([100.0, 201.0])
+
+
+# ---------------------------------------------------------------- a clean run
+
+def clean_run():
+    raw = [187.0, 165.0, 205.0, 190.0, 158.0]
+    bringup = {'runs': {'howto_in_guest': [1.20, 1.16, 1.25], 'ours_in_guest': [1.11, 1.10, 1.13]},
+               'references': {'howto': verdicts.reference_status([1.20, 1.16, 1.25], {})}}
+    idle = {'rtts': [42.0, 43.0, 44.0], 'sent': 3}
+    loaded = {'rtts': [45.0, 50.0, 55.0], 'sent': 3, 'goodput_mbit': 3.4, 'streams_mbit': [0.34] * 10}
+    howto_loaded = dict(loaded, rtts=[400.0, 1100.0], goodput_mbit=3.7)
+    latency = {'runs': {'ours_shaped': {'idle': [idle] * 3, 'bulk1': [loaded] * 3, 'bulk10': [loaded] * 3},
+                        'howto': {'idle': [idle] * 3, 'bulk1': [howto_loaded] * 3, 'bulk10': [howto_loaded] * 3}},
+               'references': {'howto': verdicts.reference_status([3.7] * 3, {}),
+                              'ours_idle': verdicts.reference_status([43.0] * 3, {})}}
+    return {'date': '2026-12-02', 'bench_seconds': 100.0, 'config': {'sections': ['bringup', 'throughput']},
+            'sections': {'bringup': bringup, 'throughput': throughput_section(raw, [28.0, 25.0, 30.0, 27.0, 24.0]),
+                         'latency': latency, 'recovery': {'ours_runs': [2.1, 2.2, 2.3]}}}
+
+
+def test_a_clean_run_judges_every_goal_and_fails_nothing():
+    data = clean_run()
+    verdict_of = dict((text, got['verdict']) for text, got in verdicts.goals(data['sections']))
+    assert verdict_of['bring-up: ours / HOWTO <= 1.0 (per pair)'] == verdicts.MET
+    assert verdict_of['bring-up: ours under 2.0 s (per pair, s)'] == verdicts.MET
+    assert verdict_of['throughput: ours as shipped >= 0.85 x raw ssh (per rep)'] == verdicts.NOT_MET
+    assert verdict_of['latency bulk10: ping median <= 1.5 x idle (per rep)'] == verdicts.MET
+    assert verdict_of['latency bulk1: goodput >= 0.9 x HOWTO (per rep)'] == verdicts.MET
+    assert verdict_of['latency bulk10: Jain fairness >= 0.98 (per rep)'] == verdicts.MET
+    assert verdict_of['recovery after the ssh is killed < 5 s (per rep, s)'] == verdicts.MET
+    assert verdicts.failures(data) == {}
+    text = verdicts.summary(data)
+    assert text.splitlines()[-1] == 'bench: every section ran, every reference valid'
+    assert len(text.splitlines()) <= 24
+
+
+def test_a_clean_stream_gives_its_rate():
+    rate, problem = verdicts.check_stream(stream([25e6, 24e6, 26e6, 25e6]))
+    assert problem is None and abs(rate - 200.0) < 0.01
+
+
+def test_the_summary_names_a_failed_section_and_why():
+    data = clean_run()
+    data['failed_sections'] = {'fleet': 'Traceback ...\nRuntimeError: site.yml failed: bclient2'}
+    data['sections']['throughput'] = throughput_section([0.8, 1.0, 291.1], [12.0, 11.5, 25.0])
+    lines = verdicts.summary(data).splitlines()
+    assert 'FAILED fleet: RuntimeError: site.yml failed: bclient2' in lines
+    assert any(line.startswith('FAILED throughput: reference raw_ssh failed: spread') for line in lines)
+    assert lines[-1] == 'bench: 2 section(s) failed'
+    assert any(line.startswith('throughput: ours as shipped') and line.endswith('not measured') for line in lines)
