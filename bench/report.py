@@ -10,6 +10,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, 'results')
+sys.path.insert(0, HERE)
+# pylint: disable=wrong-import-position
+import history  # noqa: E402
+import verdicts  # noqa: E402
 
 
 def fmt(value, digits=2):
@@ -114,37 +118,48 @@ def latency_goals_table(summary):
     return out + ['']
 
 
-def goal_rows(sec):
-    """(goal, measured, met) for each of issue 6's goals that this run has the figures for."""
-    b, t, lat, r = (sec.get(k) for k in ('bringup', 'throughput', 'latency', 'recovery'))
-    if b:
-        ratio, ours = med(b['ratio_ours_over_howto']), med(b['stats']['ours_in_guest'])
-        yield ('bring-up: ratio to the HOWTO <= 1.0, under 2.0 s', 'ratio %s, %s s' % (fmt(ratio), fmt(ours)),
-               ratio is not None and ratio <= 1.0 and ours < 2.0)
-    if t and t['ratio_stats'].get('ours_shipped'):
-        ratio = med(t['ratio_stats']['ours_shipped'])
-        yield ('throughput >= 85 % of raw ssh (as shipped)', fmt(ratio), ratio >= 0.85)
-    if lat:
-        s = lat['summary']
-        idle = med(s['ours_shaped']['idle']['ping_median_ms'])
-        for load in ('bulk1', 'bulk10'):
-            median, p95, goodput = latency_ratios(s, 'ours_shaped', load)
-            yield ('%s: ping median <= 1.5 x idle (%s ms)' % (load, fmt(idle, 1)), '%s x' % fmt(median),
-                   median <= 1.5)
-            yield ('%s: ping p95 <= 2 x idle median' % load, '%s x' % fmt(p95), p95 <= 2.0)
-            yield ('%s: goodput >= 90 %% of the HOWTO\'s' % load, fmt(goodput), goodput >= 0.9)
-        jain = med(s['ours_shaped']['bulk10']['jain'])
-        yield ('bulk10: Jain >= 0.98', fmt(jain, 3), jain >= 0.98)
-    if r and r['ours_s'].get('n'):
-        yield ('recovery after the ssh is killed < 5 s', '%s s' % fmt(med(r['ours_s'])), med(r['ours_s']) < 5)
-
-
 def goals_table(sec):
-    rows = list(goal_rows(sec))
+    """The goals of this run, judged by bench/verdicts.py on the per-pair ratios (or per-rep values)."""
+    rows = verdicts.goals(sec)
     if not rows:
         return []
-    return (['## Goals (medians of this run)', '', '| goal | measured | met |', '|---|---|---|']
-            + ['| %s | %s | %s |' % (goal, got, 'yes' if met else '**no**') for goal, got, met in rows] + [''])
+    out = ['## Goals (judged on the spread of per-pair ratios: met only when the median clears the goal and '
+           'min..max does not straddle it)', '',
+           '| goal | n | min | median | max | verdict | why |', '|---|---|---|---|---|---|---|']
+    for goal, got in rows:
+        verdict = got['verdict']
+        out.append('| %s | %s | %s | %s | %s | %s | %s |' % (
+            goal, got['n'], fmt(got['min']), fmt(got['median']), fmt(got['max']),
+            '**%s**' % verdict if verdict != verdicts.MET else verdict, got['why'][:200]))
+    return out + ['']
+
+
+def references_lines(section, title):
+    """One line per reference of a section: valid or failed, and why."""
+    out = []
+    for name, ref in sorted((section.get('references') or {}).items()):
+        st = ref.get('spread') or {}
+        out.append('- reference `%s` (%s): %s; %s repetitions, %s-%s%s' % (
+            name, title, 'valid' if ref.get('ok') else '**FAILED**', st.get('n'), fmt(st.get('min')),
+            fmt(st.get('max')), '' if ref.get('ok') else ': ' + '; '.join(ref.get('problems') or [])))
+    return out + [''] if out else []
+
+
+def raw_samples_lines(t):
+    """The raw ssh reference's readings: each repetition's Mbit/s, its session start and retries."""
+    out = []
+    for name, readings in sorted((t.get('raw_samples') or {}).items()):
+        cells = []
+        for got in readings:
+            cells.append('rep %s%s: %s Mbit/s (session up after %s s%s)' % (
+                got.get('rep'), ' (again)' if got.get('retried') else '', fmt(got.get('mbit'), 1),
+                fmt(got.get('session_wait_s'), 1), ', ' + got['problem'] if got.get('problem') else ''))
+        out.append('- `%s` readings (%s): %s' % (name, t.get('raw_how', ''), '; '.join(cells)))
+    for retry in t.get('raw_retries') or []:
+        first = retry.get('first') or {}
+        out.append('- retried rep %s: first reading %s Mbit/s: %s' % (
+            retry.get('rep'), fmt(first.get('mbit'), 1), first.get('problem')))
+    return out + [''] if out else []
 
 
 def markdown(data):
@@ -166,14 +181,16 @@ def markdown(data):
     out += ['- repetitions: %s unless a row says otherwise; every figure is min / median / max over them.'
             % data.get('reps'),
             '- Ratios are taken within one run, side by side (interleaved order): absolute numbers swing with '
-            'the machine\'s load.', '']
+            'the machine\'s load.',
+            '- Every run is kept under `history/` (DATE.json); `history/trend.png` plots the main ratios across them.',
+            '']
     setup = data.get('setup')
     if setup:
         out += ['Setup: two guests booted in %s s; `site.yml` for 1 server + 1 client: first run %s s, rerun %s s '
                 '(changed=%s).' % (fmt(setup['boot_two_guests_s'], 1), fmt(setup['site_n1_first_s'], 1),
                                    fmt(setup['site_n1_rerun_s'], 1), setup['site_n1_rerun_changed']), '']
-    for name, text in sorted(data.get('failed_sections', {}).items()):
-        out += ['**Section %s failed:** `%s`' % (name, text.strip().splitlines()[-1][:300] if text.strip() else ''), '']
+    for name, why in sorted(verdicts.failures(data).items()):
+        out += ['**Section %s failed:** `%s`' % (name, why), '']
     sec = data['sections']
     out += goals_table(sec)
 
@@ -197,6 +214,7 @@ def markdown(data):
                 row_stats('floor: `ansible -m ping` on the same guest', s['ansible_ping_floor']),
                 row_stats('HOWTO script returned (updetach)', s['howto_script_exit']),
                 row_stats('`pppd call` returned (forks at once)', s['ours_pppd_call_exit']), '']
+        out += references_lines(b, 'the HOWTO\'s bring-up, s')
         if b.get('errors'):
             out += ['Errors: ' + '; '.join(b['errors']), '']
 
@@ -205,6 +223,7 @@ def markdown(data):
         t = sec.get(key)
         if t:
             out += throughput_table(t, title)
+            out += references_lines(t, 'Mbit/s') + raw_samples_lines(t)
 
     out += cpu_table(sec.get('cpu'))
 
@@ -241,6 +260,7 @@ def markdown(data):
                     hooks.get('qdisc_after_site', {}).get('server', '')[:60],
                     hooks.get('qdisc_after_reconnect', {}).get('client', '')[:60],
                     hooks.get('qdisc_after_reconnect', {}).get('server', '')[:60]), '']
+        out += references_lines(lat, 'howto: bulk1 goodput Mbit/s; ours_idle: idle ping median ms')
         if lat.get('errors'):
             out += ['Errors: ' + '; '.join(lat['errors'][:12]), '']
 
@@ -379,6 +399,11 @@ def main():
     if ensure_matplotlib():
         plot(data, base + '.png')
         print('report: wrote %s.png' % base)
+        runs = history.load(os.path.dirname(path))
+        if runs:
+            trend = os.path.join(os.path.dirname(path), 'history', 'trend.png')
+            history.plot(runs, trend)
+            print('report: wrote %s (%d runs)' % (trend, len(runs)))
     else:
         print('report: no matplotlib, no PNG')
 

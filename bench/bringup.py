@@ -1,0 +1,97 @@
+"""Figure 1: link bring-up, to the first ICMP echo reply across the link, beside the HOWTO's.
+
+The HOWTO's ``vpn-pppssh start`` is the reference of the ratio: a pair whose HOWTO bring-up
+got no reply is measured again once; a reference with a pair that failed twice, or whose
+pairs spread wider than the bound of bench/verdicts.py, is failed and the ratio goal reads
+"not measured".
+"""
+import os
+import time
+
+import rigbench as rb
+import verdicts
+from lab import (CLIENT, REPS, OUR_LINK, commands, options, our_link_args, start_howto, start_ours,
+                 stop_howto, stop_ours, stop_pidfile_link, upclock)
+
+
+def run(results, inv):
+    """In-guest pairs HOWTO / ours (cheap: BENCH_BRINGUP_PAIRS, default 3 x REPS), plus, for REPS of
+    them, the module end to end through ansible next to ansible's own floor."""
+    args = our_link_args(inv)
+    pairs = int(os.environ.get('BENCH_BRINGUP_PAIRS', str(3 * REPS)))
+    # Where the time goes: the same link with the classic curve25519 key exchange instead of
+    # OpenSSH 9's default post-quantum hybrid (an ssh_options knob, not a default).
+    kex_options = dict(args.get('ssh_options') or {}, KexAlgorithms='curve25519-sha256')
+    kex = dict(args, name='bkex', state='started', ssh_options=kex_options)
+    CLIENT.put('/etc/ppp/peers/pppssh-bkex', commands.peers_file(options.normalise(kex)), '0600')
+    runs = {'howto_in_guest': [], 'ours_in_guest': [], 'ours_kex_curve25519_in_guest': [],
+            'ours_ansible_to_first_reply': [], 'ours_ansible_call': [], 'ansible_ping_floor': [],
+            'howto_script_exit': [], 'ours_pppd_call_exit': []}
+    errors, failures = [], []
+    howto_problems, retries = {}, []
+    for rep in range(pairs):
+        rb.log('bringup pair %d/%d' % (rep + 1, pairs))
+        stop_ours()
+        order = ['howto', 'ours', 'kex'] if rep % 2 == 0 else ['kex', 'ours', 'howto']
+        if rep < REPS:
+            order.insert(rep % 4, 'ansible')
+        for what in order:
+            if what == 'howto':
+                got = start_howto()
+                stop_howto()
+                if got.get('first_reply_s') is None:   # the reference: measured again once
+                    rb.log('bringup pair %d: the HOWTO link got no reply (%s); again' % (rep + 1, got.get('error')))
+                    retries.append({'pair': rep + 1, 'first': got})
+                    got = start_howto()
+                    stop_howto()
+                    if got.get('first_reply_s') is None:
+                        howto_problems[rep + 1] = 'no reply across the HOWTO link, twice: %s' % got.get('error')
+                runs['howto_in_guest'].append(got.get('first_reply_s'))
+                runs['howto_script_exit'].append(got.get('cmd_exit_s'))
+            elif what == 'ours':
+                got = start_ours()
+                runs['ours_in_guest'].append(got.get('first_reply_s'))
+                runs['ours_pppd_call_exit'].append(got.get('cmd_exit_s'))
+                stop_ours()
+            elif what == 'kex':
+                got = upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', 'pppssh-bkex'])
+                runs['ours_kex_curve25519_in_guest'].append(got.get('first_reply_s'))
+                stop_pidfile_link('bkex', server_iface='ppp-%s' % OUR_LINK)
+            else:
+                pinger = CLIENT.popen('python3 /root/upclock.py wait 10.213.0.1 90')
+                clock = rb.LineClock(pinger)
+                if clock.wait_line('ready', 60) is None:
+                    errors.append('pinger did not start')
+                    continue
+                t0 = time.time()
+                try:
+                    result, elapsed = rb.run_module(inv, CLIENT.name, 'pppssh.vpn.pppssh_tunnel',
+                                                    dict(args, state='started'))
+                except RuntimeError as exc:   # a failed start is a data point, not the end of the section
+                    errors.append('pair %d: module start failed: %s' % (rep + 1, str(exc)[-300:]))
+                    failures.append(rep + 1)
+                    pinger.kill()
+                    stop_ours()
+                    continue
+                reply = clock.wait_line('reply', 60)
+                pinger.wait()
+                runs['ours_ansible_call'].append(elapsed)
+                runs['ours_ansible_to_first_reply'].append(reply - t0 if reply else None)
+                if result.get('state') != 'up':
+                    errors.append('module returned state %s' % result.get('state'))
+                floor = rb.run_module(inv, CLIENT.name, 'ansible.builtin.ping', None)[1]
+                runs['ansible_ping_floor'].append(floor)
+                stop_ours()
+        if None in runs['howto_in_guest'] + runs['ours_in_guest']:
+            errors.append('a bring-up got no ping reply (pair %d)' % (rep + 1))
+    howto = verdicts.reference_status(runs['howto_in_guest'], howto_problems)
+    ratios = verdicts.pair_ratios(runs['ours_in_guest'], runs['howto_in_guest']) if howto['ok'] else []
+    kex_ratios = [k / o for k, o in zip(runs['ours_kex_curve25519_in_guest'], runs['ours_in_guest']) if k and o]
+    under_2s = [o for o in runs['ours_in_guest'] if o is not None and o < 2.0]
+    section = {'runs': runs, 'stats': dict((k, rb.stats(v)) for k, v in runs.items()), 'pairs': pairs,
+               'ratio_ours_over_howto': rb.stats(ratios), 'ratio_kex_over_ours': rb.stats(kex_ratios),
+               'ours_under_2s': '%d of %d' % (len(under_2s), len(runs['ours_in_guest'])), 'errors': errors,
+               'module_start_failures': failures, 'references': {'howto': howto}, 'howto_retries': retries}
+    results.section('bringup', section)
+    # leave the product link up for the next sections
+    start_ours()

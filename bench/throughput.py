@@ -1,0 +1,271 @@
+"""Figure 2: throughput client -> server through each link variant, beside a raw ssh stream.
+
+CPU-bound on the plain rig network (``run``), bandwidth-bound over a 4 mbit outer link
+(``run_4mbit``), and where the CPU goes during a bulk stream (``run_cpu``, section 2b).
+
+The raw ssh stream is the reference every ratio is taken against, so it validates itself in
+every repetition (bench/verdicts.py): its own dd's byte counter, read on the server every
+RAW_INTERVAL s, grew in every interval of its window; it is not slower than any tunnel variant
+measured beside it in the same repetition; and its repetitions stay within the spread bound.
+A repetition that fails is measured again once, at the end of its repetition; a reference
+that still fails is reported failed and its goal reads "not measured".
+"""
+import json
+import os
+import time
+
+import cpuprofile
+import rigbench as rb
+import verdicts
+from lab import (CLIENT, HOWTO_PAIR, HOWTO_USER, IPERF_SECONDS, OUR_LINK, OUTER_RATE_KBIT, REPS, SERVER,
+                 VARIANT_PAIR, iperf, link_up, netem, restart_ours_with_deflate, start_howto, start_ours,
+                 stop_howto, stop_ours, stop_pidfile_link, upclock, variant_config)
+
+# name: (description, client pppd lines, server pppd args, module params)
+VARIANTS = [
+    ('default', 'module defaults (what pppssh_tunnel renders today)', (), '', {}),
+    ('asyncmap0', 'asyncmap 0 on both ends (no control-character escaping)', ('asyncmap 0',), 'asyncmap 0', {}),
+    ('sync', 'sync framing on both ends (ppp_synctty, no HDLC escaping or FCS)', ('sync',), 'sync', {}),
+    ('mtu4000', 'asyncmap 0 + mtu/mru 4000 on both ends', ('asyncmap 0',), 'asyncmap 0 mtu 4000 mru 4000',
+     {'mtu': 4000, 'mru': 4000}),
+    ('deflate', 'PPP deflate compression (module compression=deflate)', (), 'deflate 15 nobsdcomp',
+     {'compression': 'deflate'}),
+    ('sshcomp', 'ssh Compression=yes', (), '', {'ssh_options': {'Compression': 'yes'}}),
+    ('aesgcm', 'ssh Ciphers=aes128-gcm@openssh.com', (), '', {'ssh_options': {'Ciphers': 'aes128-gcm@openssh.com'}}),
+    ('aesgcmam0', 'asyncmap 0 + aes128-gcm', ('asyncmap 0',), 'asyncmap 0',
+     {'ssh_options': {'Ciphers': 'aes128-gcm@openssh.com'}}),
+]
+
+
+RAW_REFERENCES = ('raw_ssh', 'raw_ssh_aes128gcm')
+RAW_WARMUP = 2.0        # s after the session is up (its pidfile written) before the window opens
+RAW_INTERVAL = 0.5      # s between readings of the server dd's counter
+RAW_SESSION_WAIT = 30   # s for the session to come up
+
+# The stream: the client's dd through ssh into a dd on the server whose pid the remote command
+# writes first (exec keeps the pid), so the server reads exactly this stream's counter.
+RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k 2>/dev/null | ssh -T -o BatchMode=yes %(extra)s "
+                 "%(user)s@%(server)s 'echo \\$\\$ > %(pidfile)s; exec dd of=/dev/null bs=64k 2>/dev/null'\" "
+                 ">/dev/null 2>&1 </dev/null & echo $! > /tmp/bench-raw.pid")
+RAW_SSH_STOP = ('p=$(cat /tmp/bench-raw.pid 2>/dev/null) && { pkill -P $p; kill $p; }; '
+                'for i in $(seq 50); do pgrep -f "^ssh -T -o BatchMode=yes.*of=/dev/null" >/dev/null || break; '
+                'sleep 0.1; done; true')
+# Streams left running (on either end) would share the guests' one CPU with the next figure.
+RAW_LEFTOVERS_SERVER = 'pgrep -u %s -x dd' % HOWTO_USER
+RAW_LEFTOVERS_CLIENT = 'pgrep -f "^ssh -T -o BatchMode=yes.*of=/dev/null"'
+ATTEMPT = [0]
+
+
+def leftovers():
+    """Pids of raw streams still running on the client (ssh) and the server (the howto user's dd)."""
+    return {'client': CLIENT.out(RAW_LEFTOVERS_CLIENT, check=False).split(),
+            'server': SERVER.out(RAW_LEFTOVERS_SERVER, check=False).split()}
+
+
+def raw_ssh(seconds, cipher=None):
+    """One raw ssh stream client -> server (the same user, key and host key as the tunnels):
+    {'mbit', 'wire_per_byte', 'samples', 'session_wait_s', 'problem', ...}.
+
+    Mbit/s is the bytes the server's dd read over the window by the server's clock, after a
+    warm-up counted from the session being up (not from the client's start: ssh's session start
+    takes 3-4 s in these guests). ``problem`` is set when the window is no valid reading."""
+    ATTEMPT[0] += 1
+    pidfile = '/tmp/bench-raw-%d-%d.pid' % (os.getpid(), ATTEMPT[0])
+    args = {'extra': '-o Ciphers=%s' % cipher if cipher else '', 'user': HOWTO_USER, 'server': SERVER.ip,
+            'pidfile': pidfile}
+    got = {'leftovers_before': leftovers()}
+    if got['leftovers_before']['client'] or got['leftovers_before']['server']:
+        CLIENT.sh('kill %s; true' % ' '.join(got['leftovers_before']['client']))
+        SERVER.sh('kill %s; true' % ' '.join(got['leftovers_before']['server']))
+    SERVER.sh('rm -f %s' % pidfile)
+    clock = SERVER.popen('python3 /root/streamclock.py %s %d %s %s %s'
+                         % (pidfile, RAW_SESSION_WAIT, RAW_WARMUP, seconds, RAW_INTERVAL))
+    time.sleep(1.0)   # the clock runs before the stream starts
+    started = time.time()
+    CLIENT.sh(RAW_SSH_START % args)
+    try:
+        out, err = clock.communicate(timeout=RAW_SESSION_WAIT + RAW_WARMUP + seconds + 60)
+    finally:
+        if clock.poll() is None:
+            clock.kill()
+        CLIENT.sh(RAW_SSH_STOP)
+        SERVER.sh('rm -f %s' % pidfile)
+    got['host_seconds'] = round(time.time() - started, 1)
+    try:
+        reading = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        got.update(mbit=None, problem='no reading from the server: %s' % (out + err)[-300:])
+        return got
+    got.update(samples=reading['window'], warmup_samples=reading['warmup'],
+               session_wait_s=reading.get('session_wait_s'))
+    if reading.get('error'):
+        got.update(mbit=None, problem=reading['error'])
+        return got
+    mbit, problem = verdicts.check_stream(reading['window'])
+    got.update(mbit=mbit, problem=problem)
+    if mbit:
+        (_t1, b1, rx1), (_t2, b2, rx2) = reading['window'][0], reading['window'][-1]
+        got['wire_per_byte'] = (rx2 - rx1) / float(b2 - b1)   # the server's eth0 bytes per payload byte
+    return got
+
+
+def raw_ssh_checked(seconds, cipher, rep, log):
+    """raw_ssh(), measured again once when its window is no valid reading."""
+    got = raw_ssh(seconds, cipher)
+    if got.get('problem'):
+        log.append({'rep': rep, 'first': got})
+        rb.log('raw ssh rep %d: %s; measuring it again' % (rep, got['problem']))
+        got = dict(raw_ssh(seconds, cipher), retried=True)
+    return got
+
+
+def measure(what, seconds, errors):
+    """One variant, link or reference of one repetition: {'mbit', 'wire_per_byte', ...}."""
+    if what in RAW_REFERENCES:
+        raise ValueError(what)
+    if what == 'ours_shipped':
+        if not link_up('10.213.0.1'):
+            start_ours()
+        for guest in (CLIENT, SERVER):   # as shipped: no queue option set
+            guest.sh('tc qdisc del dev ppp-%s root 2>/dev/null; true' % OUR_LINK)
+        return iperf('10.213.0.1', seconds)
+    if what == 'howto_script':
+        stop_ours()
+        start_howto()
+        got = iperf(HOWTO_PAIR[1], seconds)
+        stop_howto()
+        start_ours()
+        return got
+    link = 'tp%s' % what[:8]
+    up = upclock(VARIANT_PAIR[1], ['/usr/sbin/pppd', 'call', 'pppssh-' + link], timeout=25)
+    got = iperf(VARIANT_PAIR[1], seconds) if up.get('first_reply_s') else {'error': 'no link'}
+    try:
+        stop_pidfile_link(link, server_iface='ppp-' + link)
+    except RuntimeError as exc:
+        errors.append('%s: stop: %s' % (what, exc))
+        CLIENT.sh('p=$(head -1 /run/ppp-pppssh-%s.pid) && kill -9 $p; true' % link)
+        SERVER.sh('for p in $(pgrep -x pppd); do grep -q ppp-%s /proc/$p/cmdline && kill $p; done; '
+                  'true' % link)
+        time.sleep(3)
+    return got
+
+
+def run(results, _inv=None, bound=False):
+    """CPU-bound (plain rig network) or, with ``bound``, bandwidth-bound (netem 4 mbit on both NICs)."""
+    wanted = os.environ.get('BENCH_VARIANTS')
+    names = [v[0] for v in VARIANTS] + ['ours_shipped', 'howto_script', 'raw_ssh', 'raw_ssh_aes128gcm']
+    if bound:
+        names = ['default', 'howto_script', 'raw_ssh']
+    if wanted:
+        names = [n for n in names if n in wanted.split(',') or n == 'raw_ssh']   # the reference always
+    variants = [v for v in VARIANTS if v[0] in names]
+    refs = [n for n in names if n in RAW_REFERENCES]
+    tunnels = [n for n in names if n not in RAW_REFERENCES]
+    seconds = 8 if bound else IPERF_SECONDS
+    figures = dict((name, []) for name in names)
+    wire = dict((name, []) for name in names)
+    raw_samples = dict((name, []) for name in refs)       # every reading of the reference, kept
+    rep_problems = dict((name, {}) for name in refs)
+    retries = []
+    errors = []
+    for name, _d, client_lines, server_args, params in variants:
+        CLIENT.put('/etc/ppp/peers/pppssh-tp%s' % name[:8],
+                   variant_config('tp%s' % name[:8], client_lines, server_args, **params), '0600')
+    if bound:
+        netem(True)
+    try:
+        for rep in range(REPS):
+            rb.log('throughput%s rep %d/%d' % (' (4 mbit outer link)' if bound else '', rep + 1, REPS))
+            order = names[rep % len(names):] + names[:rep % len(names)]
+            got_rep = {}
+            for what in order:
+                if what in RAW_REFERENCES:
+                    cipher = 'aes128-gcm@openssh.com' if what == 'raw_ssh_aes128gcm' else None
+                    got = raw_ssh_checked(seconds, cipher, rep + 1, retries)
+                    raw_samples[what].append(dict(got, rep=rep + 1))
+                else:
+                    got = measure(what, seconds, errors)
+                if 'error' in got:
+                    errors.append('%s rep %d: %s' % (what, rep + 1, got['error']))
+                got_rep[what] = got
+            # The reference bounds every tunnel beside it: a reading below one is no reading.
+            for ref in refs:
+                beside = dict((name, got_rep[name].get('mbit')) for name in tunnels)
+                problem = got_rep[ref].get('problem') or verdicts.check_beside(got_rep[ref].get('mbit'), beside)
+                if problem and not got_rep[ref].get('retried'):
+                    rb.log('throughput rep %d: %s: %s; measuring it again' % (rep + 1, ref, problem))
+                    retries.append({'rep': rep + 1, 'first': dict(got_rep[ref], problem=problem)})
+                    cipher = 'aes128-gcm@openssh.com' if ref == 'raw_ssh_aes128gcm' else None
+                    got = dict(raw_ssh(seconds, cipher), retried=True)
+                    raw_samples[ref].append(dict(got, rep=rep + 1))
+                    got_rep[ref] = got
+                    problem = got.get('problem') or verdicts.check_beside(got.get('mbit'), beside)
+                if problem:
+                    rep_problems[ref][rep + 1] = problem
+                    got_rep[ref] = dict(got_rep[ref], mbit=None)
+            for what in names:
+                figures[what].append(got_rep[what].get('mbit'))
+                wire[what].append(got_rep[what].get('wire_per_byte'))
+    finally:
+        if bound:
+            netem(False)
+    labels = dict((v[0], v[1]) for v in variants)
+    references = dict((ref, verdicts.reference_status(figures[ref], rep_problems[ref])) for ref in refs)
+    section = {'mbit': dict((k, rb.stats(v)) for k, v in figures.items()), 'runs': figures,
+               'wire_per_byte': dict((k, rb.stats(v)) for k, v in wire.items()), 'wire_runs': wire,
+               'variants': labels, 'names': names, 'errors': errors, 'iperf_seconds': seconds,
+               'references': references, 'raw_samples': raw_samples, 'raw_retries': retries,
+               'raw_how': 'the server dd\'s rchar every %.1f s over %d s, after %.0f s of warm-up from the session '
+                          'being up' % (RAW_INTERVAL, seconds, RAW_WARMUP)}
+    # per-rep ratios against the raw ssh stream of the same rep (none when the reference failed)
+    raw_ok = references.get('raw_ssh', {}).get('ok')
+    section['ratio_stats'] = dict(
+        (k, rb.stats(verdicts.pair_ratios(v, figures['raw_ssh']) if raw_ok else [])) for k, v in figures.items())
+    if bound:
+        section['outer'] = 'netem delay 20ms rate %dkbit on eth0 of both guests' % OUTER_RATE_KBIT
+        section['of_outer_rate'] = dict((k, rb.stats([x * 1000.0 / OUTER_RATE_KBIT for x in v if x]))
+                                        for k, v in figures.items())
+    results.section('throughput_4mbit' if bound else 'throughput', section)
+
+
+def run_4mbit(results, inv=None):
+    run(results, inv, bound=True)
+
+
+def run_cpu(results, _inv=None):
+    """Where the CPU goes: our link (as shipped, then with Deflate), the HOWTO link, a raw ssh stream."""
+    cases = {
+        'ours_shipped': ('iperf3 -c 10.213.0.1 -t 30', 'pkill -x iperf3'),
+        'howto_script': ('iperf3 -c %s -t 30' % HOWTO_PAIR[1], 'pkill -x iperf3'),
+        'raw_ssh': ("dd if=/dev/zero bs=64k | ssh -T -o BatchMode=yes %s@%s 'dd of=/dev/null bs=64k'"
+                    % (HOWTO_USER, SERVER.ip), 'pkill -x dd'),
+    }
+    cases['ours_deflate'] = cases['ours_shipped']
+    names = list(cases)
+    runs = dict((name, []) for name in names)
+    for rep in range(min(REPS, 3)):
+        rb.log('cpu rep %d/%d' % (rep + 1, min(REPS, 3)))
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            if name == 'howto_script':
+                stop_ours()
+                start_howto()
+            elif name == 'ours_deflate':
+                restart_ours_with_deflate(True)
+            elif not link_up('10.213.0.1'):
+                start_ours()
+            for guest in (CLIENT, SERVER):   # as shipped: no queue option set
+                guest.sh('tc qdisc del dev ppp-%s root 2>/dev/null; true' % OUR_LINK)
+            runs[name].append(cpuprofile.profile(CLIENT, SERVER, *cases[name]))
+            if name == 'howto_script':
+                stop_howto()
+                start_ours()
+            elif name == 'ours_deflate':
+                restart_ours_with_deflate(False)
+    summary = {}
+    for name in names:
+        summary[name] = {}
+        for end in ('client', 'server'):
+            keys = sorted(set(k for run in runs[name] for k in run[end]))
+            summary[name][end] = dict((k, rb.stats([run[end].get(k, 0.0) for run in runs[name]])) for k in keys)
+    results.section('cpu', {'summary': summary, 'runs': runs, 'names': names,
+                            'how': 'two /proc snapshots 5 s apart while the stream runs (after 2 s)'})
