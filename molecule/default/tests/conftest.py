@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 # pytest finds fixtures by name in conftest: importing them is using them.
 from pppssh_testlib import (  # noqa: E402,F401 pylint: disable=unused-import,wrong-import-position
-    allocations, ansible_hosts, fleet, hosts, inventory, inventory_name, ppp_branch, runner)
+    allocations, ansible_hosts, fleet, hosts, inventory, inventory_name, live, runner)
 
 
 def pytest_terminal_summary(terminalreporter):

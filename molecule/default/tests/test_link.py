@@ -1,20 +1,14 @@
 # -*- coding: utf-8 -*-
-"""The link itself, on the docker and uml scenarios. Two branches, both real assertions:
+"""The link itself, on the docker and uml scenarios: ppp-LINK up on both ends, pings both ways
+over it, the module's own status reports it up, and its byte counters grow with traffic over it.
 
-- live (pppd opens /dev/ppp): ppp-LINK up on both ends, pings both ways over it, the module's
-  own status reports it up, and its byte counters grow with traffic over it;
-- no_ppp (pppd cannot open /dev/ppp, with pppssh_client_link_failure: report): the module
-  reports the cause kernel_no_ppp, nothing was left half-started on either end, and the
-  server end is fully configured anyway.
-
-Both scenarios always run the live branch: `default` on an engine whose kernel has PPP (the
-local one, or a rig guest's; its prepare stops without PPP), `uml` on rig guests. The
-kernel_no_ppp error path is proven on this host by tests/integration/test_bad_input.py.
+Both scenarios always carry a live link: `default` on an engine whose kernel has PPP (the local
+one, or a rig guest's; its prepare stops without PPP), `uml` on rig guests; the ``live`` fixture
+fails the run otherwise. The kernel_no_ppp error path is proven on this host by
+tests/integration/test_bad_input.py.
 """
 
-import pytest
-
-from pppssh_testlib import content_lines, ppp_interfaces, processes, tunnel_status
+from pppssh_testlib import content_lines, tunnel_status
 
 testinfra_hosts = ['ansible://pppssh_clients']
 
@@ -25,46 +19,32 @@ def my_links(inventory_name, fleet):
     return links
 
 
-def test_module_status(inventory_name, fleet, ansible_hosts, allocations, ppp_branch):
+def test_module_status(inventory_name, fleet, ansible_hosts, allocations, live):
     for client in my_links(inventory_name, fleet):
         status = tunnel_status(ansible_hosts(inventory_name), client['link'])
         assert status.get('failed') is not True, status
         assert status['interface'] == 'ppp-%s' % client['link']
-        if ppp_branch == 'live':
-            pair = allocations[client['server']][client['link']]
-            assert status['state'] == 'up', status
-            assert isinstance(status['pid'], int)
-            assert status['local_ip'] == pair['client_ip'] and status['remote_ip'] == pair['server_ip']
-        else:
-            assert status['cause'] == 'kernel_no_ppp', status
-            assert '/dev/ppp' in status['last_error'], status
-            assert status['state'] == 'down' and status['pid'] is None, status
+        pair = allocations[client['server']][client['link']]
+        assert status['state'] == 'up', status
+        assert isinstance(status['pid'], int)
+        assert status['local_ip'] == pair['client_ip'] and status['remote_ip'] == pair['server_ip']
 
 
-def test_interfaces(host, inventory_name, fleet, hosts, ppp_branch):
+def test_interfaces(host, inventory_name, fleet, hosts, live):
     for client in my_links(inventory_name, fleet):
-        ends = [host, hosts(client['server'])]
-        if ppp_branch == 'live':
-            for end in ends:
-                flags = end.check_output('ip -o link show dev ppp-%s' % client['link'])
-                assert 'UP' in flags.split('<', 1)[1].split('>', 1)[0].split(','), flags
-        else:
-            for end in ends:
-                assert ppp_interfaces(end) == [], 'a ppp interface was left behind'
+        for end in (host, hosts(client['server'])):
+            flags = end.check_output('ip -o link show dev ppp-%s' % client['link'])
+            assert 'UP' in flags.split('<', 1)[1].split('>', 1)[0].split(','), flags
 
 
-def test_pings_both_ways(host, inventory_name, fleet, hosts, allocations, ppp_branch):
-    if ppp_branch != 'live':
-        pytest.skip('no_ppp branch: no link to ping over (test_nothing_half_started covers it)')
+def test_pings_both_ways(host, inventory_name, fleet, hosts, allocations, live):
     for client in my_links(inventory_name, fleet):
         pair = allocations[client['server']][client['link']]
         host.check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['server_ip']))
         hosts(client['server']).check_output('ping -c 3 -W 2 -I ppp-%s %s' % (client['link'], pair['client_ip']))
 
 
-def test_byte_counters_grow_with_traffic(host, inventory_name, fleet, ansible_hosts, allocations, ppp_branch):
-    if ppp_branch != 'live':
-        pytest.skip('no_ppp branch: no link to count bytes on')
+def test_byte_counters_grow_with_traffic(host, inventory_name, fleet, ansible_hosts, allocations, live):
     count, size = 5, 1000
     for client in my_links(inventory_name, fleet):
         pair = allocations[client['server']][client['link']]
@@ -75,26 +55,6 @@ def test_byte_counters_grow_with_traffic(host, inventory_name, fleet, ansible_ho
         # Each echo and its reply carry at least `size` bytes across the link, each way.
         assert after['tx_bytes'] - before['tx_bytes'] >= count * size, (before, after)
         assert after['rx_bytes'] - before['rx_bytes'] >= count * size, (before, after)
-
-
-def test_nothing_half_started(host, inventory_name, fleet, hosts, ppp_branch):
-    if ppp_branch == 'live':
-        pytest.skip('live branch: the link is up (test_interfaces, test_pings_both_ways)')
-    for client in my_links(inventory_name, fleet):
-        server = hosts(client['server'])
-        user = client['account']
-        here = processes(host)
-        assert [p for p in here if p[3] == 'pppd'] == [], 'pppd left running on the client'
-        assert [p for p in here if p[3] == 'ssh'] == [], 'ssh left running on the client'
-        there = processes(server)
-        assert [p for p in there if p[3] == 'pppd'] == [], 'pppd left running on the server'
-        assert [p for p in there if p[2] == user] == [], 'a session of %s left on the server' % user
-        if host.file('/run/systemd/system').is_directory:
-            unit = 'pppssh@%s.service' % client['link']
-            state = host.run('systemctl is-active %s' % unit).stdout.strip()
-            assert state in ('inactive', 'failed'), '%s is %s' % (unit, state)
-        # A failed first start puts the previous peers file back: there was none.
-        assert not host.file('/etc/ppp/peers/pppssh-%s' % client['link']).exists
 
 
 def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, allocations):

@@ -3,4 +3,4 @@
 
 # pytest finds fixtures and hooks by name in conftest: importing them is using them.
 from pppssh_testlib import (  # noqa: F401 pylint: disable=unused-import
-    allocations, ansible_hosts, fleet, hosts, inventory, inventory_name, ppp_branch, pytest_terminal_summary, runner)
+    allocations, ansible_hosts, fleet, hosts, inventory, inventory_name, live, pytest_terminal_summary, runner)

@@ -104,16 +104,18 @@ def ppp_available(host):
 
 
 @pytest.fixture(scope='session')
-def ppp_branch(fleet, hosts):
-    """'live' when every host of the fleet has kernel PPP, else 'no_ppp'. Printed once."""
+def live(fleet, hosts):
+    """Every host of the fleet has kernel PPP, so the link is live: the scenarios exist to prove
+    that. Fails (never skips) naming the hosts where pppd cannot open /dev/ppp. Printed once."""
     names = fleet['servers'] + [c['host'] for c in fleet['clients']]
     missing = [n for n in names if not ppp_available(hosts(n))]
-    branch = 'no_ppp' if missing else 'live'
-    BRANCH['branch'] = branch
     BRANCH['detail'] = ('pppd cannot open /dev/ppp on %s' % ', '.join(missing)) if missing \
         else 'pppd opens /dev/ppp on every host'
-    print('\npppssh verify branch: %s (%s)' % (branch, BRANCH['detail']))
-    return branch
+    print('\npppssh verify: %s' % BRANCH['detail'])
+    if missing:
+        pytest.fail('%s: this scenario needs kernel PPP on every host (the default scenario\'s prepare '
+                    'picks an engine that has it)' % BRANCH['detail'])
+    return True
 
 
 @pytest.fixture(scope='session')
@@ -162,4 +164,4 @@ def tunnel_status(ansible_host, link):
 
 def pytest_terminal_summary(terminalreporter):
     if BRANCH:
-        terminalreporter.write_line('pppssh verify branch: %s (%s)' % (BRANCH['branch'], BRANCH['detail']))
+        terminalreporter.write_line('pppssh verify: %s' % BRANCH['detail'])
