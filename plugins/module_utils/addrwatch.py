@@ -7,8 +7,10 @@ keepalives to notice: the address monitor of the pppssh_client role.
 Standard library only: the client role installs it as /usr/local/lib/pppssh/pppssh_addrwatch.py
 (with processes.py beside it as pppssh_processes.py) and runs it as a systemd service. It reads
 `ip -o monitor address`; when an IPv4 address is deleted, every pppssh link whose ssh connection
-was bound to that address gets SIGHUP: pppd ends the link and redials at once from the address
-the host has now, and the server's session entry point hands it the old session's place.
+was bound to that address has that ssh ended (SIGTERM): pppd sees its line hang up, drops the link
+at once and redials after its holdoff from the address the host has now, and the server's session
+entry point hands it the old session's place. (A SIGHUP to pppd would first send LCP Terminate-Requests
+over the dead path and wait lcp-max-terminate x lcp-restart, 6 s, for an answer that cannot come.)
 """
 
 from __future__ import absolute_import, division, print_function
@@ -66,7 +68,7 @@ def socket_inodes(pid, proc='/proc'):
 
 
 def links_bound_to(address, proc='/proc', run='/run'):
-    """[(name, pppd pid)] of the links whose ssh has a TCP socket bound to ``address``."""
+    """[(name, pppd pid, ssh pid)] of the links whose ssh has a TCP socket bound to ``address``."""
     bound = []
     tcp = tcp_local_addresses(processes.read_text('%s/net/tcp' % proc) or '')
     for path in sorted(glob.glob('%s/ppp-pppssh-*.pid' % run)):
@@ -80,9 +82,18 @@ def links_bound_to(address, proc='/proc', run='/run'):
         # pppd runs its pty command with sh -c: ssh is a child or a grandchild of pppd.
         descendants = processes.children(pid, proc)
         descendants += [grandchild for child in descendants for grandchild in processes.children(child, proc)]
-        if any(tcp.get(inode) == address for child in descendants for inode in socket_inodes(child, proc)):
-            bound.append((name, pid))
+        for child in descendants:
+            if any(tcp.get(inode) == address for inode in socket_inodes(child, proc)):
+                bound.append((name, pid, child))
+                break
     return bound
+
+
+def is_links_ssh(ssh, pppd, name, proc='/proc'):
+    """True while ``ssh`` is an ssh under the link's pppd (guards against reused pids)."""
+    info = processes.process(ssh, proc)
+    return (bool(info) and info[0] == 'ssh' and pppd in processes.ancestors(ssh, proc)
+            and processes.is_link_pppd(pppd, name, proc))
 
 
 def main():
@@ -92,10 +103,10 @@ def main():
         address = deleted_address(line)
         if not address:
             continue
-        for name, pid in links_bound_to(address):
-            if processes.send(pid, signal.SIGHUP, lambda pid, name=name: processes.is_link_pppd(pid, name)):
-                sys.stderr.write('pppssh-addrwatch: %s lost its address %s: redialling link %s (pppd %d)\n'
-                                 % (name, address, name, pid))
+        for name, pppd, ssh in links_bound_to(address):
+            if processes.send(ssh, signal.SIGTERM, lambda ssh, pppd=pppd, name=name: is_links_ssh(ssh, pppd, name)):
+                sys.stderr.write('pppssh-addrwatch: %s lost its address %s: redialling link %s (ssh %d of pppd %d)\n'
+                                 % (name, address, name, ssh, pppd))
                 sys.stderr.flush()
     return monitor.wait()
 

@@ -49,5 +49,17 @@ def test_only_the_link_bound_to_the_lost_address_is_kicked(tmp_path):
     fake_link(tmp_path, 'backup', 20, 22, '77')
     (tmp_path / 'run' / 'ppp-pppssh-stale.pid').write_text('999\n')
     proc, run = str(tmp_path / 'proc'), str(tmp_path / 'run')
-    assert addrwatch.links_bound_to('192.168.213.62', proc, run) == [('office', 10)]
+    assert addrwatch.links_bound_to('192.168.213.62', proc, run) == [('office', 10, 12)]
     assert addrwatch.links_bound_to('10.0.0.1', proc, run) == []
+
+
+def test_only_the_links_own_ssh_is_ended(tmp_path):
+    (tmp_path / 'proc' / 'net').mkdir(parents=True)
+    (tmp_path / 'proc' / 'net' / 'tcp').write_text(TCP)
+    fake_link(tmp_path, 'office', 10, 12, '4242')
+    fake_link(tmp_path, 'backup', 20, 22, '77')
+    proc = str(tmp_path / 'proc')
+    assert addrwatch.is_links_ssh(12, 10, 'office', proc)
+    assert not addrwatch.is_links_ssh(22, 10, 'office', proc), 'an ssh of another link'
+    assert not addrwatch.is_links_ssh(11, 10, 'office', proc), 'the shell, not ssh'
+    assert not addrwatch.is_links_ssh(12, 20, 'backup', proc), 'a pid reused under another pppd'
