@@ -1,9 +1,9 @@
 """Two User-mode Linux guests with PPP-capable kernels: a server set up by hand per the HOWTO,
 and a client that the module drives through Ansible.
 
-The suite runs in parallel (pytest -n N --dist loadgroup): every module that boots guests of its
-own is one group, and the modules sharing the site.yml fleet of fleet.py are one group together,
-so no two workers ever start the same guest.
+make integration (scripts/integration.sh) runs the modules that share the site.yml fleet of
+fleet.py in one pytest run per fleet, and every other module whole on one pytest-xdist worker
+(--dist loadfile), so no two workers ever start the same guest.
 """
 import os
 
@@ -45,15 +45,6 @@ def guests(tmp_path_factory):
     with booted([SERVER, CLIENT]):
         howto_server(SERVER, client_key_and_pin(CLIENT, SERVER))
         yield inventory(str(tmp_path_factory.mktemp('inv') / 'hosts.ini'), [SERVER, CLIENT])
-
-
-FLEET_MODULES = ('test_bad_input', 'test_faults', 'test_security', 'test_sessions', 'test_trust_boundary')
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        module = item.module.__name__.rsplit('.', 1)[-1]
-        item.add_marker(pytest.mark.xdist_group('fleet' if module in FLEET_MODULES else module))
 
 
 @pytest.fixture(scope='session')
