@@ -51,8 +51,9 @@ unit: collection
 matrix: collection
 	@$(STAGE) matrix $(BIN)/python scripts/version_matrix.py
 
-# The guest suites (rig/): real pppd, sshd and sudo driven through Ansible, in two groups side by
-# side (scripts/integration.sh; PPPSSH_TEST_WORKERS pytest workers each, default 2).
+# The guest suites (rig/): real pppd, sshd and sudo driven through Ansible, side by side
+# (scripts/integration.sh: one pytest run per shared fleet, and PPPSSH_TEST_WORKERS workers,
+# default 2, for the modules with guests of their own).
 integration: collection
 	@$(STAGE) integration bash scripts/integration.sh
 
