@@ -72,10 +72,10 @@ options:
     description:
       - Command run on the server. The default is the HOWTO's. A server set up by the C(pppssh_server)
         role forces its own per-client command whatever is sent here.
-      - On a server set up by hand per the HOWTO, the rule C(vpn ALL=NOPASSWD: /usr/sbin/pppd) that this
+      - "On a server set up by hand per the HOWTO, the rule C(vpn ALL=NOPASSWD: /usr/sbin/pppd) that this
         default needs gives root on that server to every holder of the key (C(sudo pppd plugin ...)):
         prefer the C(pppssh_server) role, or a sudo rule for one fixed C(pppd call PEER) and a forced
-        command.
+        command."
     type: str
     default: sudo -n /usr/sbin/pppd nodetach notty noauth
   persist:
