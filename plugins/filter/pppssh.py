@@ -153,6 +153,11 @@ def canonical_networks(values, host, field):
     return [str(network) for network in _refused(published.ipv4_networks, _plain(values), str(host), str(field))]
 
 
+def dns_settings(value, host, server_ip=None, field='pppssh_client_dns'):
+    """The canonical {servers, domains} of a link's per-link DNS, or a failure naming the host and the variable."""
+    return _refused(published.dns_settings, _plain(value), str(host), str(field), server_ip)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -165,4 +170,5 @@ class FilterModule(object):
             'sshd_overrides': sshd_overrides,
             'pppd_problem': pppd_problem,
             'ipparam': ipparam,
+            'dns_settings': dns_settings,
         }

@@ -16,6 +16,7 @@ __metaclass__ = type
 import base64
 import binascii
 import ipaddress
+import re
 import struct
 
 from ansible_collections.pppssh.vpn.plugins.module_utils import options
@@ -24,6 +25,9 @@ ED25519 = 'ssh-ed25519'
 # What an ed25519 public key blob holds: string "ssh-ed25519", then a 32-byte string.
 ED25519_BLOB_LEN = 4 + len(ED25519) + 4 + 32
 HOST_KEY_TYPES = ('ssh-ed25519',)
+DNS_LABEL_RE = re.compile(r'[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z')
+# The word that names the server's own tunnel address among pppssh_client_dns servers.
+DNS_SERVER_WORD = 'server'
 
 
 class Refusal(ValueError):
@@ -190,3 +194,73 @@ def host_networks(facts):
                 continue
             found.append((interface, network))
     return found
+
+
+def dns_domain(value, host, field):
+    """A canonical search domain ('corp.example') or route-only domain ('~corp.example', '~.' for
+    every name), lowercase, without the trailing dot."""
+    if not isinstance(value, str):
+        raise Refusal(host, field, value, 'is not a domain name', 'write it like corp.example or ~corp.example')
+    text = value.strip().lower()
+    route_only = text.startswith('~')
+    name = text[1:] if route_only else text
+    if route_only and name in ('', '.'):
+        return '~.'
+    name = name[:-1] if name.endswith('.') else name
+    labels = name.split('.')
+    if not name or len(name) > 253 or not all(DNS_LABEL_RE.match(label) for label in labels):
+        raise Refusal(host, field, value, 'is not a domain name (labels of letters, digits and inner "-", '
+                      'at most 63 characters each)', 'write it like corp.example, ~corp.example (route-only) or ~.')
+    return ('~' if route_only else '') + name
+
+
+def dns_settings(value, host, field='pppssh_client_dns', server_ip=None):
+    """{'servers', 'domains', 'search', 'default_route'} of a link's DNS settings, canonical: servers are
+    IPv4 or IPv6 unicast addresses (the word "server" stands for ``server_ip``, the server's tunnel
+    address), domains as dns_domain returns them, search the domains that are not route-only (what a
+    resolv.conf can say), default_route whether names outside the domains go to these servers too (no
+    domains, or "~."). Empty (no DNS for the link): no servers, no domains."""
+    if value is None or value == {} or value == '':
+        return {'servers': [], 'domains': [], 'search': [], 'default_route': False}
+    if not isinstance(value, dict):
+        raise Refusal(host, field, value, 'is not a dictionary',
+                      'write it like {servers: [server], domains: [corp.example]}')
+    unknown = sorted(str(key) for key in value if key not in ('servers', 'domains'))
+    if unknown:
+        raise Refusal(host, field, value, 'has unknown keys %s' % ', '.join(unknown), 'use only servers and domains')
+    lists = {}
+    for key in ('servers', 'domains'):
+        items = value.get(key) or []
+        if isinstance(items, str) or not isinstance(items, (list, tuple)):
+            raise Refusal(host, '%s.%s' % (field, key), items, 'is not a list', 'give a list, e.g. [%s]'
+                          % ('server' if key == 'servers' else 'corp.example'))
+        lists[key] = list(items)
+    servers = []
+    for item in lists['servers']:
+        if item == DNS_SERVER_WORD:
+            if not server_ip:
+                raise Refusal(host, '%s.servers' % field, item, 'the server\'s tunnel address is not known here',
+                              'name the resolver by its address')
+            item = server_ip
+        try:
+            address = ipaddress.ip_address(str(item).strip())
+        except ValueError:
+            raise Refusal(host, '%s.servers' % field, item, 'is not an IPv4 or IPv6 address',
+                          'write an address such as 10.213.0.1, or "server" for the server\'s tunnel address')
+        if address.is_multicast or address.is_unspecified or (address.version == 6 and address.is_link_local):
+            raise Refusal(host, '%s.servers' % field, item, 'is not a unicast resolver address',
+                          'name a resolver reachable through the link')
+        if str(address) not in servers:
+            servers.append(str(address))
+    domains = []
+    for item in lists['domains']:
+        domain = dns_domain(item, host, '%s.domains' % field)
+        if domain not in domains:
+            domains.append(domain)
+    if domains and not servers:
+        raise Refusal(host, field, value, 'has domains but no servers',
+                      'add the resolver that answers for them, e.g. servers: [server]')
+    if len(servers) > 8 or len(domains) > 32:
+        raise Refusal(host, field, value, 'lists more than 8 servers or 32 domains', 'list fewer')
+    return {'servers': servers, 'domains': domains, 'search': [domain for domain in domains if domain[0] != '~'],
+            'default_route': bool(servers) and (not domains or '~.' in domains)}
