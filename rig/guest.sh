@@ -149,14 +149,18 @@ cmd_start() {
 }
 
 cmd_wait() {
-    local name=${1:?usage: wait NAME [TIMEOUT]} timeout=${2:-} ip started t0
+    local name=${1:?usage: wait NAME [TIMEOUT]} timeout=${2:-} ip started t0 attempt=10 banner=2
     need ssh timeout
     ip=$(guest_ip "$name")
     # Default: 60 s for UML, 180 s for QEMU/TCG (a first systemd boot on a busy host ~75 s).
-    if [[ -z $timeout ]]; then
-        timeout=60
-        [[ $(cat "$(guest_dir "$name")/kernel" 2>/dev/null) != debian ]] || timeout=180
+    # One ssh attempt on a TCG guest (sshd's re-exec, its keys, an emulated key exchange) took
+    # over 10 s on a host at load 12-17: cut short each time, the guest never answered. Give
+    # it a minute there.
+    if [[ $(cat "$(guest_dir "$name")/kernel" 2>/dev/null) == debian ]]; then
+        attempt=60 banner=45
+        [[ -n $timeout ]] || timeout=180
     fi
+    [[ -n $timeout ]] || timeout=60
     started=$(cat "$(guest_dir "$name")/started")
     t0=$(now)
     local -a opts
@@ -166,7 +170,7 @@ cmd_wait() {
         # Probe the port cheaply first: an ssh attempt on a booting guest costs seconds.
         # shellcheck disable=SC2016 # $1 is expanded by the inner bash
         if timeout 0.3 bash -c 'exec 3<>"/dev/tcp/$1/22"' _ "$ip" 2>/dev/null &&
-            timeout 10 ssh "${opts[@]}" -o ConnectTimeout=2 "$ip" true </dev/null 2>/dev/null; then
+            timeout "$attempt" ssh "${opts[@]}" -o ConnectTimeout="$banner" "$ip" true </dev/null 2>/dev/null; then
             log "$name ($ip) answers ssh, $(elapsed "$started")s after start"
             return 0
         fi
