@@ -151,9 +151,9 @@ def raw_samples_lines(t):
     for name, readings in sorted((t.get('raw_samples') or {}).items()):
         cells = []
         for got in readings:
-            cells.append('rep %s%s: %s Mbit/s (session up after %s s%s)' % (
+            cells.append('rep %s%s: %s Mbit/s (session up after %s s, window from %s s%s)' % (
                 got.get('rep'), ' (again)' if got.get('retried') else '', fmt(got.get('mbit'), 1),
-                fmt(got.get('session_wait_s'), 1), ', ' + got['problem'] if got.get('problem') else ''))
+                fmt(got.get('session_wait_s'), 1), fmt(got.get('warmup_s'), 1), ', ' + got['problem'] if got.get('problem') else ''))
         out.append('- `%s` readings (%s): %s' % (name, t.get('raw_how', ''), '; '.join(cells)))
     for retry in t.get('raw_retries') or []:
         first = retry.get('first') or {}

@@ -38,8 +38,14 @@ VARIANTS = [
 
 
 RAW_REFERENCES = ('raw_ssh', 'raw_ssh_aes128gcm')
-RAW_WARMUP = 2.0        # s after the session is up (its pidfile written) before the window opens
-RAW_INTERVAL = 0.5      # s between readings of the server dd's counter
+# The warm-up, counted from the session being up (its pidfile written): at least RAW_WARMUP_MIN s and
+# RAW_WARMUP_MB moved (a new ssh session here first trickles at about 1 Mbit/s for 2-10 s; the window
+# of the first version fell into that), at most RAW_WARMUP_MAX s.
+RAW_WARMUP_MIN = 2.0
+RAW_WARMUP_MB = 16      # CPU-bound; over the 4 mbit line RAW_WARMUP_MB_BOUND (4 s at the line rate)
+RAW_WARMUP_MB_BOUND = 2
+RAW_WARMUP_MAX = 40
+RAW_INTERVAL = 1.0      # s between readings of the server dd's counter
 RAW_SESSION_WAIT = 30   # s for the session to come up
 
 # The stream: the client's dd through ssh into a dd on the server whose pid the remote command
@@ -62,7 +68,7 @@ def leftovers():
             'server': SERVER.out(RAW_LEFTOVERS_SERVER, check=False).split()}
 
 
-def raw_ssh(seconds, cipher=None):
+def raw_ssh(seconds, cipher=None, bound=False):
     """One raw ssh stream client -> server (the same user, key and host key as the tunnels):
     {'mbit', 'wire_per_byte', 'samples', 'session_wait_s', 'problem', ...}.
 
@@ -78,13 +84,14 @@ def raw_ssh(seconds, cipher=None):
         CLIENT.sh('kill %s; true' % ' '.join(got['leftovers_before']['client']))
         SERVER.sh('kill %s; true' % ' '.join(got['leftovers_before']['server']))
     SERVER.sh('rm -f %s' % pidfile)
-    clock = SERVER.popen('python3 /root/streamclock.py %s %d %s %s %s'
-                         % (pidfile, RAW_SESSION_WAIT, RAW_WARMUP, seconds, RAW_INTERVAL))
+    warmup_bytes = (RAW_WARMUP_MB_BOUND if bound else RAW_WARMUP_MB) * 1000000
+    clock = SERVER.popen('python3 /root/streamclock.py %s %d %s %d %d %s %s' % (
+        pidfile, RAW_SESSION_WAIT, RAW_WARMUP_MIN, warmup_bytes, RAW_WARMUP_MAX, seconds, RAW_INTERVAL))
     time.sleep(1.0)   # the clock runs before the stream starts
     started = time.time()
     CLIENT.sh(RAW_SSH_START % args)
     try:
-        out, err = clock.communicate(timeout=RAW_SESSION_WAIT + RAW_WARMUP + seconds + 60)
+        out, err = clock.communicate(timeout=RAW_SESSION_WAIT + RAW_WARMUP_MAX + seconds + 60)
     finally:
         if clock.poll() is None:
             clock.kill()
@@ -97,7 +104,7 @@ def raw_ssh(seconds, cipher=None):
         got.update(mbit=None, problem='no reading from the server: %s' % (out + err)[-300:])
         return got
     got.update(samples=reading['window'], warmup_samples=reading['warmup'],
-               session_wait_s=reading.get('session_wait_s'))
+               session_wait_s=reading.get('session_wait_s'), warmup_s=reading.get('warmup_s'))
     if reading.get('error'):
         got.update(mbit=None, problem=reading['error'])
         return got
@@ -109,13 +116,13 @@ def raw_ssh(seconds, cipher=None):
     return got
 
 
-def raw_ssh_checked(seconds, cipher, rep, log):
+def raw_ssh_checked(seconds, cipher, rep, log, bound=False):
     """raw_ssh(), measured again once when its window is no valid reading."""
-    got = raw_ssh(seconds, cipher)
+    got = raw_ssh(seconds, cipher, bound)
     if got.get('problem'):
         log.append({'rep': rep, 'first': got})
         rb.log('raw ssh rep %d: %s; measuring it again' % (rep, got['problem']))
-        got = dict(raw_ssh(seconds, cipher), retried=True)
+        got = dict(raw_ssh(seconds, cipher, bound), retried=True)
     return got
 
 
@@ -181,7 +188,7 @@ def run(results, _inv=None, bound=False):
             for what in order:
                 if what in RAW_REFERENCES:
                     cipher = 'aes128-gcm@openssh.com' if what == 'raw_ssh_aes128gcm' else None
-                    got = raw_ssh_checked(seconds, cipher, rep + 1, retries)
+                    got = raw_ssh_checked(seconds, cipher, rep + 1, retries, bound)
                     raw_samples[what].append(dict(got, rep=rep + 1))
                 else:
                     got = measure(what, seconds, errors)
@@ -196,7 +203,7 @@ def run(results, _inv=None, bound=False):
                     rb.log('throughput rep %d: %s: %s; measuring it again' % (rep + 1, ref, problem))
                     retries.append({'rep': rep + 1, 'first': dict(got_rep[ref], problem=problem)})
                     cipher = 'aes128-gcm@openssh.com' if ref == 'raw_ssh_aes128gcm' else None
-                    got = dict(raw_ssh(seconds, cipher), retried=True)
+                    got = dict(raw_ssh(seconds, cipher, bound), retried=True)
                     raw_samples[ref].append(dict(got, rep=rep + 1))
                     got_rep[ref] = got
                     problem = got.get('problem') or verdicts.check_beside(got.get('mbit'), beside)
@@ -210,13 +217,14 @@ def run(results, _inv=None, bound=False):
         if bound:
             netem(False)
     labels = dict((v[0], v[1]) for v in variants)
+    warmup = (RAW_INTERVAL, seconds, RAW_WARMUP_MIN, RAW_WARMUP_MB_BOUND if bound else RAW_WARMUP_MB)
     references = dict((ref, verdicts.reference_status(figures[ref], rep_problems[ref])) for ref in refs)
     section = {'mbit': dict((k, rb.stats(v)) for k, v in figures.items()), 'runs': figures,
                'wire_per_byte': dict((k, rb.stats(v)) for k, v in wire.items()), 'wire_runs': wire,
                'variants': labels, 'names': names, 'errors': errors, 'iperf_seconds': seconds,
                'references': references, 'raw_samples': raw_samples, 'raw_retries': retries,
-               'raw_how': 'the server dd\'s rchar every %.1f s over %d s, after %.0f s of warm-up from the session '
-                          'being up' % (RAW_INTERVAL, seconds, RAW_WARMUP)}
+               'raw_how': 'the server dd\'s rchar every %.1f s over %d s, after a warm-up from the session being up '
+                          'of >= %.0f s and >= %d MB moved' % warmup}
     # per-rep ratios against the raw ssh stream of the same rep (none when the reference failed)
     raw_ok = references.get('raw_ssh', {}).get('ok')
     section['ratio_stats'] = dict(

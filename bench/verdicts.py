@@ -6,8 +6,8 @@ closing summary read the verdicts out, and tests/unit/bench checks every rule he
 A reference (the raw ssh stream in throughput, the HOWTO's link in bring-up and latency) is
 valid only when:
 
-- a stream moved data in every sampling interval of its window (``check_stream``), and no
-  interval fell below ``STALL_FRACTION`` of the window's median interval;
+- a stream moved data in every sampling interval of its window (``check_stream``), the window
+  opening only after its warm-up (guest/streamclock.py: a new ssh session first trickles);
 - it is at least ``TIE_TOLERANCE`` of every tunnel variant measured beside it in the same
   repetition when it is the design's limit (a tunnel over ssh cannot outrun ssh; on a 4 mbit
   line they may tie) (``check_beside``);
@@ -25,7 +25,6 @@ import statistics
 
 SPREAD_BOUND = 2.0       # max / min of a reference over its repetitions
 TIE_TOLERANCE = 0.95     # a limit reference must reach this share of every variant beside it
-STALL_FRACTION = 0.1     # no sampling interval below this share of the median interval
 MIN_INTERVALS = 3        # sampling intervals a stream window needs
 MIN_PAIRS = 3            # pairs (or repetitions) a goal needs before it can be met or not met
 
@@ -45,11 +44,10 @@ def check_stream(samples):
 
     The samples are one stream's counter read at intervals by one clock; the rate is the bytes
     between the first and the last reading over their time. A problem names the first interval
-    in which the stream moved nothing (died, stalled, or the counter of another process was read)
-    or slowed below STALL_FRACTION of the median interval."""
+    in which the stream moved nothing (died, stalled, or the counter of another process was read).
+    A stream that merely trickles passes here and fails check_beside (slower than a tunnel)."""
     if len(samples) < MIN_INTERVALS + 1:
         return None, 'only %d readings of the stream (%d intervals needed)' % (len(samples), MIN_INTERVALS)
-    rates = []
     for index, (first, second) in enumerate(zip(samples, samples[1:])):
         (t1, b1), (t2, b2) = first[:2], second[:2]
         if t2 <= t1:
@@ -57,12 +55,6 @@ def check_stream(samples):
         if b2 <= b1:
             return None, 'no bytes moved in interval %d (%.1f-%.1f s): the stream stalled or died' % (
                 index + 1, t1 - samples[0][0], t2 - samples[0][0])
-        rates.append((b2 - b1) / (t2 - t1))
-    median = statistics.median(rates)
-    for index, rate in enumerate(rates):
-        if rate < STALL_FRACTION * median:
-            return None, 'interval %d moved %.0f%% of the median interval (under %.0f%%): the stream stalled' % (
-                index + 1, 100.0 * rate / median, 100 * STALL_FRACTION)
     (t_first, b_first), (t_last, b_last) = samples[0][:2], samples[-1][:2]
     return (b_last - b_first) * 8 / (t_last - t_first) / 1e6, None
 
