@@ -1,6 +1,7 @@
 """Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests."""
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import subprocess
@@ -94,6 +95,11 @@ def ansible_env(bin_dir=VENV_BIN):
                ANSIBLE_PIPELINING='True', ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='json',
                ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_INJECT_FACT_VARS='False')
     env['PATH'] = bin_dir + os.pathsep + env.get('PATH', '')
+    if bin_dir != VENV_BIN:
+        # An older controller (a make matrix venv) has ansible-core only: the json callback is
+        # ansible.posix's, which the main venv's ansible package carries (it supports 2.15+).
+        env['ANSIBLE_COLLECTIONS_PATH'] = os.pathsep.join([COLLECTIONS] + glob.glob(
+            os.path.join(REPO, '.venv', 'lib', 'python3*', 'site-packages')))
     return env
 
 
