@@ -45,7 +45,10 @@ def write_inventory(path, **server_extra):
     inventory = {'all': {
         'vars': {'ansible_user': 'root', 'ansible_python_interpreter': '/usr/bin/python3',
                  'ansible_ssh_private_key_file': os.path.join(RIG_DIR, 'id_ed25519'),
-                 'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'},
+                 'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
+                 # The server runs under TCG: on a busy host its end of a link (session entry
+                 # point, sudo, pppd) took longer than the default 30 s to come up.
+                 'pppssh_client_connect_timeout': 120},
         'children': {
             'pppssh_servers': {'hosts': {SERVER.name: server}},
             'pppssh_clients': {'hosts': {
