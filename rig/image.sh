@@ -26,19 +26,7 @@ need_root
 need debootstrap chroot mkfs.ext4 ssh-keygen sha256sum mountpoint flock busybox cpio gzip xz zstd
 mkdir -p "$RIG_DIR"
 
-# Concurrent builds (parallel test runs) would replace each other's image.
-exec 9>"$RIG_DIR/image.lock"
-if ! flock -n 9; then
-    log "waiting for another image build in $RIG_DIR"
-    flock 9
-fi
-
-# Holding the lock, any build dir left is from a killed build.
-for stale in "$RIG_DIR"/image-build.*; do
-    [[ -d $stale ]] || continue
-    if mountpoint -q "$stale/root/proc"; then umount -l "$stale/root/proc"; fi
-    rm -rf "$stale"
-done
+build_lock image
 
 if [[ ! -s $RIG_KEY ]]; then
     log "generating admin key $RIG_KEY"

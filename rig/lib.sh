@@ -22,6 +22,22 @@ RIG_QEMU=qemu-system-x86_64
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 1; }
 
+# build_lock KIND: hold $RIG_DIR/KIND.lock on fd 9 for the rest of the script (concurrent builds
+# would replace each other's image), then remove the KIND-build.* dirs a killed build left.
+build_lock() {
+    local kind=$1 stale
+    exec 9>"$RIG_DIR/$kind.lock"
+    if ! flock -n 9; then
+        log "waiting for another $kind build in $RIG_DIR"
+        flock 9
+    fi
+    for stale in "$RIG_DIR/$kind-build."*; do
+        [[ -d $stale ]] || continue
+        if mountpoint -q "$stale/root/proc"; then umount -l "$stale/root/proc"; fi
+        rm -rf "$stale"
+    done
+}
+
 # need CMD...: die naming the Debian packages of the missing commands.
 need() {
     local missing=() c

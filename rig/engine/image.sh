@@ -25,16 +25,7 @@ need_root
 need docker chroot mkfs.ext4 ssh-keygen sha256sum mountpoint flock setsid "$RIG_UML"
 mkdir -p "$RIG_DIR" "$RIG_UML_DIR"
 
-exec 9>"$RIG_DIR/engine.lock"
-if ! flock -n 9; then
-    log "waiting for another engine image build in $RIG_DIR"
-    flock 9
-fi
-for stale in "$RIG_DIR"/engine-build.*; do
-    [[ -d $stale ]] || continue
-    if mountpoint -q "$stale/root/proc"; then umount -l "$stale/root/proc"; fi
-    rm -rf "$stale"
-done
+build_lock engine
 
 if [[ ! -s $RIG_KEY ]]; then
     # The admin key is rig/image.sh's too: make it under that script's lock.
