@@ -297,13 +297,20 @@ def assert_status_truthful(fleet, guest):
     return result
 
 
+def link_addressed(guest):
+    """ppp-NAME exists and holds its IPCP address: the link carries traffic."""
+    return guest.out('ip -4 -o addr show dev ppp-%s 2>/dev/null | wc -l' % guest.name).strip() != '0'
+
+
 def wait_link_gone(guests, timeout, since):
-    """Poll (one cheap round trip per guest) until each guest's ppp-NAME is gone; seconds since
-    ``since`` per guest name, None for a guest whose interface stayed."""
+    """Poll (one cheap round trip per guest) until each guest's link is down: seconds since
+    ``since`` per guest name, None for a guest whose link stayed up. Down means ppp-NAME lost its
+    address, not that it is gone: a redialling pppd creates the interface again as soon as it
+    starts ssh, and keeps it through ssh's connect timeout and the backoff, long before LCP."""
     gone = {}
     while time.time() - since < timeout and len(gone) < len(guests):
         for guest in guests:
-            if guest.name not in gone and not link_truth(guest)[1]:
+            if guest.name not in gone and not link_addressed(guest):
                 gone[guest.name] = round(time.time() - since, 1)
         time.sleep(0.3)
     return dict((guest.name, gone.get(guest.name)) for guest in guests)

@@ -91,7 +91,7 @@ def bridge_cut(clients, on):
 
 def test_outer_network_cut_for_30_s(fleet, fault_timings):
     """Both clients lose the server for 30 s: each notices within the keepalive bound (its ppp-NAME
-    goes), status says connecting/down with the cause, and each link comes back by itself once the
+    loses its address), status says connecting/down with the cause, and each link comes back by itself once the
     network does."""
     for guest in CLIENTS:
         assert_single_link(guest)
@@ -113,7 +113,7 @@ def test_outer_network_cut_for_30_s(fleet, fault_timings):
         wait_working(guest, RECOVERY_TIMEOUT_S)
         fault_timings['network_cut_working_after_restore_%s_s' % guest.name] = round(time.time() - restored, 1)
     for guest in CLIENTS:
-        assert gone[guest.name] is not None, 'ppp-%s stayed during the whole cut' % guest.name
+        assert gone[guest.name] is not None, 'ppp-%s kept its address during the whole cut' % guest.name
         # Bound: interval x (failures + 1); the slack covers polling a slow guest, not the product.
         assert gone[guest.name] <= KEEPALIVE_WORST_S + 5, gone
         assert during[guest.name]['state'] in ('connecting', 'down'), during[guest.name]
@@ -143,7 +143,7 @@ def test_server_reboot(fleet, fault_timings):
         wait_working(guest, RECOVERY_TIMEOUT_S)
         fault_timings['server_reboot_working_after_start_%s_s' % guest.name] = round(time.time() - boot, 1)
         fault_timings['server_reboot_working_after_ssh_back_%s_s' % guest.name] = round(time.time() - server_up, 1)
-    assert all(detected.values()), 'ppp-NAME stayed long after the server died: %r' % detected
+    assert all(detected.values()), 'ppp-NAME kept its address long after the server died: %r' % detected
     for guest in CLIENTS:
         assert during[guest.name]['state'] in ('connecting', 'down'), during[guest.name]
         assert_single_link(guest)
