@@ -41,7 +41,7 @@ run() {
     labels+=("$label")
     pids+=($!)
 }
-pytest=("$bin/pytest" -v -p no:cacheprovider)
+pytest=("$bin/pytest" -v -p no:cacheprovider --durations=25)
 ((${#run_f[@]})) && run fleet-f env PPPSSH_FLEET=f "${pytest[@]}" "${run_f[@]}"
 ((${#run_g[@]})) && run fleet-g env PPPSSH_FLEET=g "${pytest[@]}" "${run_g[@]}"
 ((${#run_own[@]})) && run own "${pytest[@]}" -n "$workers" --dist loadfile "${run_own[@]}"
