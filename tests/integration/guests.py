@@ -123,11 +123,6 @@ def run_module(inventory_path, host, module, args, check=False, diff=False, time
     started = time.time()
     proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), timeout=timeout, check=False)
     elapsed = time.time() - started
-    keep_reports = os.environ.get('PPPSSH_PLAYBOOK_REPORTS')
-    if keep_reports:
-        os.makedirs(keep_reports, exist_ok=True)
-        with open(os.path.join(keep_reports, '%d-%s.json' % (started * 1000, os.path.basename(playbook))), 'w') as handle:
-            handle.write(proc.stdout)
     try:
         report = json.loads(proc.stdout)
         result = report['plays'][0]['tasks'][0]['hosts'][host]

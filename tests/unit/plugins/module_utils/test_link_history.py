@@ -142,6 +142,8 @@ def test_read_link_of_both_ends(tmp_path, monkeypatch):
     real_is_link_pppd = link.is_link_pppd
     monkeypatch.setattr(link, 'is_link_pppd', lambda pid, name, _proc='/proc': real_is_link_pppd(pid, name, str(proc)))
     monkeypatch.setattr(link, 'children', lambda pid: [])
+    # The log's times are fixed: so is the boot they count from (not this machine's).
+    monkeypatch.setattr(link, 'boot_time', lambda proc='/proc': BOOT)
     real_counters = link.interface_counters
     monkeypatch.setattr(link, 'interface_counters', lambda iface: real_counters(iface, str(sys_net)))
     for name, rx, tx in (('office', 565, 536), ('client1', 600, 700)):
