@@ -297,11 +297,6 @@ def assert_status_truthful(fleet, guest):
     return result
 
 
-def link_addressed(guest):
-    """ppp-NAME exists and holds its IPCP address: the link carries traffic."""
-    return guest.out('ip -4 -o addr show dev ppp-%s 2>/dev/null | wc -l' % guest.name).strip() != '0'
-
-
 def wait_link_gone(guests, timeout, since):
     """Poll (one cheap round trip per guest) until each guest's link is down: seconds since
     ``since`` per guest name, None for a guest whose link stayed up. Down means ppp-NAME lost its
@@ -310,7 +305,7 @@ def wait_link_gone(guests, timeout, since):
     gone = {}
     while time.time() - since < timeout and len(gone) < len(guests):
         for guest in guests:
-            if guest.name not in gone and not link_addressed(guest):
+            if guest.name not in gone and not guest.link_addressed():
                 gone[guest.name] = round(time.time() - since, 1)
         time.sleep(0.3)
     return dict((guest.name, gone.get(guest.name)) for guest in guests)

@@ -1,4 +1,6 @@
-"""Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests."""
+"""Drive the guest rig (rig/rig) and Ansible against its guests, for the integration tests.
+
+PPPSSH_PLAYBOOK_REPORTS=DIR keeps each playbook run's json report there (per-task timings)."""
 import contextlib
 import fcntl
 import glob
@@ -64,6 +66,10 @@ class Guest(object):
 
     def ppp_interfaces(self):
         return sorted(name for name in self.out('ls /sys/class/net').split() if name.startswith('ppp'))
+
+    def link_addressed(self):
+        """ppp-NAME (the link named after this guest) holds its IPCP address: the link carries traffic."""
+        return self.sh('ip -4 -o addr show dev ppp-%s' % self.name, check=False).stdout.strip() != ''
 
     def wait_for(self, predicate, timeout=15, what='condition'):
         deadline = time.time() + timeout

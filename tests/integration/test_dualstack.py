@@ -126,10 +126,6 @@ def resolves(guest, name):
         if proc.returncode == 0 else []
 
 
-def link_up(guest):
-    return guest.sh('ip -4 -o addr show dev ppp-%s' % guest.name, check=False).stdout.strip() != ''
-
-
 def server_end(guest):
     words = guest.out('ip -4 -o addr show dev ppp-%s' % guest.name).split()
     return words[words.index('peer') + 1].split('/')[0]
@@ -141,17 +137,17 @@ def test_a_name_under_the_link_domain_resolves_through_the_server_only_while_the
     assert '~corp.test' in CLIENT1.out('resolvectl domain %s' % link)
     assert resolves(CLIENT1, 'www.corp.test') == [ANSWER]
     CLIENT1.sh('systemctl stop pppssh@%s.service' % CLIENT1.name)
-    CLIENT1.wait_for(lambda: not link_up(CLIENT1), 30, 'the link down')
+    CLIENT1.wait_for(lambda: not CLIENT1.link_addressed(), 30, 'the link down')
     assert link not in CLIENT1.out('resolvectl dns')
     assert resolves(CLIENT1, 'www.corp.test') == []
     # Up again without Ansible: the ip-up hook applies it.
     CLIENT1.sh('systemctl start pppssh@%s.service' % CLIENT1.name)
-    CLIENT1.wait_for(lambda: link_up(CLIENT1), 60, 'the link up')
+    CLIENT1.wait_for(CLIENT1.link_addressed, 60, 'the link up')
     CLIENT1.wait_for(lambda: resolves(CLIENT1, 'www.corp.test') == [ANSWER], 30, 'www.corp.test resolved')
 
 
 def test_without_resolved_or_resolvconf_resolv_conf_is_left_alone(fleet):
-    assert link_up(CLIENT2)
+    assert CLIENT2.link_addressed()
     assert CLIENT2.sh('test -x /etc/ppp/ip-up.d/pppssh-client-dns').returncode == 0
     assert CLIENT2.out('cat /etc/resolv.conf') == fleet['resolv_conf']
 

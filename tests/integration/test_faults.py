@@ -91,8 +91,8 @@ def bridge_cut(clients, on):
 
 def test_outer_network_cut_for_30_s(fleet, fault_timings):
     """Both clients lose the server for 30 s: each notices within the keepalive bound (its ppp-NAME
-    loses its address), status says connecting/down with the cause, and each link comes back by itself once the
-    network does."""
+    loses its address), status says connecting/down with the cause, and each link comes back by
+    itself once the network does."""
     for guest in CLIENTS:
         assert_single_link(guest)
     cut_s = 30
