@@ -111,7 +111,7 @@ cmd_start() {
         # QEMU guests share it (each writes only to its own qcow2 overlay).
         # net.ifnames=0 keeps the NIC eth0 under systemd's udev too.
         # rig_name/rig_ip/rig_dir let the rig find the guest (all_guests).
-        # tb-size 512 MB of translated code (64 MB: 14-16 % slower Ansible tasks, side by side).
+        # tb-size 512 MB of translated code (64 MB: 14-22 % slower Ansible tasks, side by side).
         # nice -5: TCG emulates every instruction, so on a busy host a TCG guest slowed down
         # six-fold beside the UML guests (site.yml 5 min idle, over 30 min at load 12); ahead of
         # them in the queue it keeps most of one core. Harmless when the host is idle.
