@@ -52,8 +52,8 @@ matrix: collection
 	@$(STAGE) matrix $(BIN)/python scripts/version_matrix.py
 
 # The guest suites (rig/): real pppd, sshd and sudo driven through Ansible, side by side
-# (scripts/integration.sh: one pytest run per shared fleet, and PPPSSH_TEST_WORKERS workers,
-# default 2, for the modules with guests of their own).
+# (scripts/integration.sh: one pytest run per shared fleet, and two for the modules with guests
+# of their own, split by measured time).
 integration: collection
 	@$(STAGE) integration bash scripts/integration.sh
 

@@ -2,8 +2,8 @@
 and a client that the module drives through Ansible.
 
 make integration (scripts/integration.sh) runs the modules that share the site.yml fleet of
-fleet.py in one pytest run per fleet, and every other module whole on one pytest-xdist worker
-(--dist loadfile), so no two workers ever start the same guest.
+fleet.py in one pytest run per fleet, and the other modules in two more runs (lanes split by
+measured time); no guest name or address is used by two modules, so no two runs start the same guest.
 """
 import os
 
