@@ -74,9 +74,6 @@ attributes:
   diff_mode:
     description: One diff per changed entry (content, mode, owner, group, or the entry's state).
     support: full
-seealso:
-  - module: ansible.builtin.copy
-  - module: ansible.builtin.file
 '''
 
 EXAMPLES = r'''
