@@ -198,38 +198,35 @@ def remove(module, path, diffs):
     return True
 
 
-def apply_entry(module, entry, before, diffs):
-    """Apply one entry (or only report it in check mode). True when it changed."""
-    path, state = entry['path'], entry['state']
+def apply_entry(module, entry, data, before, diffs):
+    """Apply one entry (or only report it in check mode). True when it changed.
+
+    data is the new content of a file entry (None for a directory), before what the file holds now.
+    """
+    path = entry['path']
     diff = dict(before_header=path, after_header=path, before={}, after={})
-    outcome = False
-    if state == 'directory':
+    changed = False
+    if entry['state'] == 'directory':
         if os.path.lexists(path) and not os.path.isdir(path):
             module.fail_json(msg='%s exists and is not a directory: remove it by hand' % path)
         if not os.path.isdir(path):
             diff['before'], diff['after'] = dict(path=path, state='absent'), dict(path=path, state='directory')
-            outcome = True
-            if module.check_mode:
-                diffs.append(diff)
-                return outcome
-            os.mkdir(path, int(entry['mode'], 8))
-        if module.set_fs_attributes_if_different(file_args(entry), False, diff):
-            outcome = True
-    else:
-        data = to_bytes(entry['content'], errors='surrogate_or_strict')
-        if before != data:
-            diffs.append(dict(before_header=path, after_header=path,
-                              before=to_text(before or b'', errors='surrogate_or_replace'),
-                              after=to_text(data, errors='surrogate_or_replace')))
-            outcome = True
+            changed = True
             if not module.check_mode:
-                replace(module, entry, data)
-        # In check mode a new file is not there yet: it gets its attributes when it is written.
-        if os.path.lexists(path) and module.set_fs_attributes_if_different(file_args(entry), False, diff):
-            outcome = True
+                os.mkdir(path, int(entry['mode'], 8))
+    elif before != data:
+        diffs.append(dict(before_header=path, after_header=path,
+                          before=to_text(before or b'', errors='surrogate_or_replace'),
+                          after=to_text(data, errors='surrogate_or_replace')))
+        changed = True
+        if not module.check_mode:
+            replace(module, entry, data)
+    # In check mode a new entry is not there yet: it gets its attributes when it is made.
+    if os.path.lexists(path) and module.set_fs_attributes_if_different(file_args(entry), False, diff):
+        changed = True
     if diff['before'] or diff['after']:
         diffs.append(diff)
-    return outcome
+    return changed
 
 
 def main():
@@ -258,21 +255,21 @@ def main():
             module.fail_json(msg=cause)
 
     # All reads and validations first: a refused content leaves every entry as it was.
-    befores = []
+    planned = []
     for entry in entries:
-        before = None
+        data = before = None
         if entry['state'] == 'file':
+            data = to_bytes(entry['content'], errors='surrogate_or_strict')
             try:
                 before = current_content(entry['path'])
             except ValueError as exc:
                 module.fail_json(msg=to_native(exc))
-            data = to_bytes(entry['content'], errors='surrogate_or_strict')
             if before != data and entry['validate'] and not module.check_mode:
                 validate(module, entry, data)
-        befores.append(before)
+        planned.append((entry, data, before))
 
     diffs = []
-    written = [entry['path'] for entry, before in zip(entries, befores) if apply_entry(module, entry, before, diffs)]
+    written = [entry['path'] for entry, data, before in planned if apply_entry(module, entry, data, before, diffs)]
     removed = [path for path in module.params['remove'] if remove(module, path, diffs)]
 
     result = dict(changed=bool(written or removed), written=written, removed=removed)
