@@ -18,7 +18,7 @@ import ipaddress
 from ansible_collections.pppssh.vpn.plugins.module_utils import published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
-PAIR_BLOCK = 4   # each pool pair is an aligned block of four: .1 server, .2 client
+PAIR_BLOCK = 4   # each pool pair is an aligned block of four: .1 server, .2 client (::1, ::2 for IPv6)
 
 
 class Client(object):
@@ -33,31 +33,67 @@ class Client(object):
         self.facts = facts or {}
 
 
-def _pool(pool, server):
+class Family(object):
+    """The names one address family uses: in the variables, the state file and the result."""
+
+    def __init__(self, version, suffix, max_prefix, example):
+        self.version = version
+        self.pool_var = 'pppssh_server_pool' + suffix
+        self.pair_vars = 'pppssh_client_local_ip%s/pppssh_client_remote_ip%s' % (suffix, suffix)
+        self.index = 'index' + suffix            # state file: the pool slot, None for a fixed pair
+        self.server_ip = 'server_ip' + suffix
+        self.client_ip = 'client_ip' + suffix
+        self.local = 'local_ip' + suffix         # what a client publishes (its own end first)
+        self.remote = 'remote_ip' + suffix
+        self.state_pool = 'pool' + suffix
+        self.max_prefix = max_prefix
+        self.example = example
+        self.name = 'IPv%d' % version
+
+    def address(self, text):
+        return ipaddress.ip_address(text)
+
+
+IPV4 = Family(4, '', 30, '10.213.0.0/24')
+IPV6 = Family(6, '6', 126, 'fd13:213::/64')
+FAMILIES = (IPV4, IPV6)
+
+
+def _pool(pool, server, family):
+    """The family's pool as a network, or None when it is not set."""
+    if pool is None or pool == '':
+        return None
+    network = None
     try:
-        network = ipaddress.IPv4Network(str(pool), strict=False)
+        network = ipaddress.ip_network(str(pool), strict=False)
     except ValueError:
-        raise Refusal(server, 'pppssh_server_pool', pool, 'is not an IPv4 network in CIDR form',
-                      'use a prefix of /30 or shorter, e.g. 10.213.0.0/24')
-    if '/' not in str(pool) or network.prefixlen > 30:
-        raise Refusal(server, 'pppssh_server_pool', pool, 'must be an IPv4 network with a prefix of /30 or shorter',
-                      'use e.g. 10.213.0.0/24')
-    if str(network) != str(pool).strip():
-        raise Refusal(server, 'pppssh_server_pool', pool, 'is not a network address (did you mean %s?)' % network,
+        pass
+    if network is None or network.version != family.version:
+        raise Refusal(server, family.pool_var, pool, 'is not an %s network in CIDR form' % family.name,
+                      'use a prefix of /%d or shorter, e.g. %s' % (family.max_prefix, family.example))
+    if '/' not in str(pool) or network.prefixlen > family.max_prefix:
+        raise Refusal(server, family.pool_var, pool, 'must be an %s network with a prefix of /%d or shorter'
+                      % (family.name, family.max_prefix), 'use e.g. %s' % family.example)
+    if network.network_address != ipaddress.ip_interface(str(pool)).ip:
+        raise Refusal(server, family.pool_var, pool, 'is not a network address (did you mean %s?)' % network,
                       'write the network address, %s' % network)
+    if network.is_link_local or network.is_multicast or network.is_loopback or network.is_reserved \
+            or network.is_unspecified:
+        raise Refusal(server, family.pool_var, pool, 'is not unicast address space a link can use',
+                      'use private space, e.g. %s' % family.example)
     return network
 
 
 def _pair_of(pool, index):
-    base = int(pool.network_address) + PAIR_BLOCK * index
-    return str(ipaddress.IPv4Address(base + 1)), str(ipaddress.IPv4Address(base + 2))
+    base = pool.network_address + PAIR_BLOCK * index
+    return str(base + 1), str(base + 2)
 
 
 class Allocator(object):
     """Builds the table; collects every error instead of stopping at the first."""
 
     def __init__(self, server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                 accounts=None, ipparam='vpn', client_to_client=False):
+                 accounts=None, ipparam='vpn', client_to_client=False, pool6=None):
         self.server = server
         self.client_to_client = bool(client_to_client)
         self.errors = []
@@ -69,8 +105,14 @@ class Allocator(object):
         self.clients = sorted(clients, key=lambda client: client.host)
         self.networks = [(server, interface, network)
                          for interface, network in published.host_networks(server_facts)]
-        self.pool = self._try(_pool, pool, server)
-        self.server_subnets = self._try(published.ipv4_networks, server_subnets, server, 'pppssh_server_subnets') or []
+        self.pools = {IPV4.version: self._try(_pool, pool, server, IPV4),
+                      IPV6.version: self._try(_pool, pool6, server, IPV6)}
+        if not self.errors and not any(self.pools.values()):
+            self.errors.append('%s: pppssh_server_pool and pppssh_server_pool6 are both unset. Fix: set one of '
+                               'them or both (e.g. %s, %s)' % (server, IPV4.example, IPV6.example))
+        self.pool = self.pools[IPV4.version]
+        self.server_subnets = self._try(published.ip_networks, server_subnets, server, 'pppssh_server_subnets',
+                                        (4, 6)) or []
 
     def _try(self, function, *args):
         try:
@@ -119,36 +161,45 @@ class Allocator(object):
                 'compression': published.compression(info.get('compression', 'none'), host),
                 'local_ip': published.ipv4_address(info.get('local_ip'), host, 'pppssh_client_local_ip'),
                 'remote_ip': published.ipv4_address(info.get('remote_ip'), host, 'pppssh_client_remote_ip'),
-                'subnets': published.ipv4_networks(info.get('subnets'), host, 'pppssh_client_subnets')}
+                'local_ip6': published.ipv6_address(info.get('local_ip6'), host, 'pppssh_client_local_ip6'),
+                'remote_ip6': published.ipv6_address(info.get('remote_ip6'), host, 'pppssh_client_remote_ip6'),
+                'subnets': published.ip_networks(info.get('subnets'), host, 'pppssh_client_subnets', (4, 6))}
 
     def _persisted_entry(self, client):
         """A persisted entry of a client that did not run: validated like a published one."""
         for name, old in sorted(self.old_clients.items()):
             if isinstance(old, dict) and old.get('host') == client.host:
                 host = '%s (persisted in the state file)' % client.host
-                fixed = old.get('index') is None
+                fixed, fixed6 = old.get('index') is None, old.get('index6') is None
                 return {'name': published.link_name(name, host), 'host': client.host,
                         'pubkey': published.ed25519_public_key(old.get('pubkey'), host, 'pubkey')
                         if old.get('pubkey') else None,
                         'compression': published.compression(old.get('compression', 'none'), host),
                         'local_ip': published.ipv4_address(old.get('client_ip'), host, 'client_ip') if fixed else None,
                         'remote_ip': published.ipv4_address(old.get('server_ip'), host, 'server_ip') if fixed else None,
-                        'subnets': published.ipv4_networks(old.get('subnets'), host, 'subnets')}
+                        'local_ip6': published.ipv6_address(old.get('client_ip6'), host, 'client_ip6')
+                        if fixed6 else None,
+                        'remote_ip6': published.ipv6_address(old.get('server_ip6'), host, 'server_ip6')
+                        if fixed6 else None,
+                        'subnets': published.ip_networks(old.get('subnets'), host, 'subnets', (4, 6))}
         return None
 
     # ---------------------------------------------------------------- checks across clients
 
     def check_pool(self):
-        if self.pool is None:
-            return
-        for host, interface, network in self.networks:
-            if network.overlaps(self.pool):
-                self.errors.append('%s: pppssh_server_pool %s overlaps %s on %s (%s). Fix: choose another '
-                                   'pppssh_server_pool' % (self.server, self.pool, network, host, interface))
-        for subnet in self.server_subnets:
-            if subnet.overlaps(self.pool):
-                self.errors.append('%s: pppssh_server_subnets %s overlaps pppssh_server_pool %s. Fix: choose a pool '
-                                   'outside the subnets behind the server' % (self.server, subnet, self.pool))
+        for family in FAMILIES:
+            pool = self.pools[family.version]
+            if pool is None:
+                continue
+            for host, interface, network in self.networks:
+                if network.overlaps(pool):
+                    self.errors.append('%s: %s %s overlaps %s on %s (%s). Fix: choose another %s'
+                                       % (self.server, family.pool_var, pool, network, host, interface,
+                                          family.pool_var))
+            for subnet in self.server_subnets:
+                if subnet.overlaps(pool):
+                    self.errors.append('%s: pppssh_server_subnets %s overlaps %s %s. Fix: choose a pool outside the '
+                                       'subnets behind the server' % (self.server, subnet, family.pool_var, pool))
 
     def check_keys(self, want):
         owners = {}
@@ -166,8 +217,8 @@ class Allocator(object):
         """Client subnets may overlap nothing the server routes or holds: another client's subnets,
         the server's subnets, the pool, a tunnel address, a network on the server."""
         claimed = [('server %s' % self.server, 'pppssh_server_subnets', subnet) for subnet in self.server_subnets]
-        if self.pool is not None:
-            claimed.append(('server %s' % self.server, 'pppssh_server_pool', self.pool))
+        claimed += [('server %s' % self.server, family.pool_var, self.pools[family.version])
+                    for family in FAMILIES if self.pools[family.version] is not None]
         claimed += [('server %s (%s)' % (self.server, interface), 'its network', network)
                     for host, interface, network in self.networks if host == self.server]
         for name, entry in sorted(want.items()):
@@ -178,7 +229,7 @@ class Allocator(object):
                                            'the LAN behind this client, outside every network the server routes '
                                            'or holds' % (entry['host'], subnet, what, network, owner))
                 for address, holder in pairs:
-                    if ipaddress.IPv4Address(address) in subnet:
+                    if ipaddress.ip_address(address) in subnet:
                         self.errors.append('%s: pppssh_client_subnets %s holds tunnel address %s of %s. Fix: '
                                            'choose a subnet outside the tunnel pairs'
                                            % (entry['host'], subnet, address, holder))
@@ -187,79 +238,116 @@ class Allocator(object):
 
     # ---------------------------------------------------------------- pairs
 
-    def fixed_pairs(self, want):
-        """Validate the clients' own pairs; the pool slots they touch are reserved."""
+    def fixed_pairs(self, want, family):
+        """Validate the clients' own pairs of ``family``; the pool slots they touch are reserved."""
         table, used, reserved = {}, {}, set()
+        pool = self.pools[family.version]
         for name, entry in sorted(want.items()):
-            local, remote = entry['local_ip'], entry['remote_ip']
+            local, remote = entry[family.local], entry[family.remote]
             if not local and not remote:
                 continue
             host = entry['host']
             if not (local and remote):
-                self.errors.append('%s: pppssh_client_local_ip/pppssh_client_remote_ip: set both, or neither. Fix: '
-                                   'give the whole pair, or neither to get one from the pool' % host)
+                self.errors.append('%s: %s: set both, or neither. Fix: give the whole pair, or neither to get one '
+                                   'from the pool' % (host, family.pair_vars))
                 continue
             if local == remote:
-                self.errors.append('%s: pppssh_client_local_ip/pppssh_client_remote_ip must be two different IPv4 '
-                                   'addresses, got %s/%s. Fix: give each end its own address' % (host, local, remote))
+                self.errors.append('%s: %s must be two different %s addresses, got %s/%s. Fix: give each end its '
+                                   'own address' % (host, family.pair_vars, family.name, local, remote))
                 continue
             bad = False
             for address in (local, remote):
                 if address in used:
-                    self.errors.append('%s: pppssh_client_local_ip/pppssh_client_remote_ip: tunnel address %s is '
-                                       'already used by another client of %s (%s). Fix: give each client its own '
-                                       'pair, or neither value to get one from the pool'
-                                       % (host, address, self.server, used[address]))
+                    self.errors.append('%s: %s: tunnel address %s is already used by another client of %s (%s). '
+                                       'Fix: give each client its own pair, or neither value to get one from the pool'
+                                       % (host, family.pair_vars, address, self.server, used[address]))
                     bad = True
                 for owner, interface, network in self.networks:
-                    if owner in (self.server, host) and ipaddress.IPv4Address(address) in network:
-                        self.errors.append('%s: pppssh_client_local_ip/pppssh_client_remote_ip: tunnel address %s '
-                                           'lies in %s on %s (%s). Fix: choose another pair'
-                                           % (host, address, network, owner, interface))
+                    if owner in (self.server, host) and family.address(address) in network:
+                        self.errors.append('%s: %s: tunnel address %s lies in %s on %s (%s). Fix: choose another pair'
+                                           % (host, family.pair_vars, address, network, owner, interface))
                         bad = True
                 for subnet in self.server_subnets:
-                    if ipaddress.IPv4Address(address) in subnet:
-                        self.errors.append('%s: pppssh_client_local_ip/pppssh_client_remote_ip: tunnel address %s '
-                                           'lies in pppssh_server_subnets %s. Fix: choose another pair'
-                                           % (host, address, subnet))
+                    if family.address(address) in subnet:
+                        self.errors.append('%s: %s: tunnel address %s lies in pppssh_server_subnets %s. Fix: choose '
+                                           'another pair' % (host, family.pair_vars, address, subnet))
                         bad = True
                 used[address] = host
-                if self.pool is not None and ipaddress.IPv4Address(address) in self.pool:
-                    reserved.add((int(ipaddress.IPv4Address(address)) - int(self.pool.network_address)) // PAIR_BLOCK)
+                if pool is not None and family.address(address) in pool:
+                    reserved.add((int(family.address(address)) - int(pool.network_address)) // PAIR_BLOCK)
             if not bad:
-                table[name] = {'index': None, 'server_ip': remote, 'client_ip': local}
+                table[name] = {family.index: None, family.server_ip: remote, family.client_ip: local}
         return table, reserved
 
-    def pool_pairs(self, want, reserved):
+    def pool_pairs(self, want, reserved, family):
         """Keep each pool client's persisted slot (same pool); new ones get the lowest free slot, by name."""
         table = {}
-        if self.pool is None:
+        pool = self.pools[family.version]
+        if pool is None:
             return table
-        slots = self.pool.num_addresses // PAIR_BLOCK
-        same_pool = self.old.get('pool') == str(self.pool)
+        slots = pool.num_addresses // PAIR_BLOCK
+        same_pool = self.old.get(family.state_pool) == str(pool)
         taken = set(reserved)
-        names = [name for name, entry in sorted(want.items()) if not entry['local_ip'] and not entry['remote_ip']]
+        names = [name for name, entry in sorted(want.items())
+                 if not entry[family.local] and not entry[family.remote]]
         new = []
         for name in names:
-            index = (self.old_clients.get(name) or {}).get('index') if same_pool else None
+            index = (self.old_clients.get(name) or {}).get(family.index) if same_pool else None
             if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < slots and index not in taken:
                 taken.add(index)
                 table[name] = index
             else:
                 new.append(name)
         for name in new:
-            free = next((index for index in range(slots) if index not in taken), None)
+            free = next((index for index in range(min(slots, len(taken) + 1)) if index not in taken), None)
             if free is None:
-                self.errors.append('%s: pppssh_server_pool %s has no free address pair left for %s. Fix: use a '
-                                   'larger pool' % (self.server, self.pool, want[name]['host']))
+                self.errors.append('%s: %s %s has no free address pair left for %s. Fix: use a larger pool'
+                                   % (self.server, family.pool_var, pool, want[name]['host']))
                 continue
             taken.add(free)
             table[name] = free
         result = {}
         for name, index in table.items():
-            server_ip, client_ip = _pair_of(self.pool, index)
-            result[name] = {'index': index, 'server_ip': server_ip, 'client_ip': client_ip}
+            server_ip, client_ip = _pair_of(pool, index)
+            result[name] = {family.index: index, family.server_ip: server_ip, family.client_ip: client_ip}
         return result
+
+    def pairs(self, want):
+        """{name: pair} with both families' keys (None where a family has no address for that client)."""
+        pairs = {}
+        for family in FAMILIES:
+            fixed, reserved = self.fixed_pairs(want, family)
+            found = dict(fixed, **self.pool_pairs(want, reserved, family))
+            for name in want:
+                pairs.setdefault(name, {}).update(
+                    found.get(name) or {family.index: None, family.server_ip: None, family.client_ip: None})
+        for name, pair in sorted(pairs.items()):
+            if not pair['client_ip'] and not pair['client_ip6'] and not self.errors:
+                self.errors.append('%s: the link %s has no tunnel address of either family. Fix: set '
+                                   'pppssh_server_pool or pppssh_server_pool6 on %s, or give the client a pair'
+                                   % (want[name]['host'], name, self.server))
+        return dict((name, pair) for name, pair in pairs.items() if pair['client_ip'] or pair['client_ip6'])
+
+    def check_families(self, want, pairs):
+        """An IPv6 subnet needs an IPv6 pair on its link (and an IPv4 one an IPv4 pair); the server's own
+        subnets of a family need at least one link that carries it."""
+        for family in FAMILIES:
+            subnets = [str(subnet) for subnet in self.server_subnets if subnet.version == family.version]
+            if subnets and pairs and not any(pair[family.client_ip] for pair in pairs.values()):
+                self.errors.append('%s: pppssh_server_subnets %s: no link of this server carries %s. Fix: set %s, '
+                                   'or list only subnets of the families the links carry'
+                                   % (self.server, ', '.join(subnets), family.name, family.pool_var))
+        for name, entry in sorted(want.items()):
+            pair = pairs.get(name)
+            if pair is None:
+                continue
+            for subnet in entry['subnets']:
+                family = IPV6 if subnet.version == 6 else IPV4
+                if not pair[family.client_ip]:
+                    self.errors.append('%s: pppssh_client_subnets %s is %s, but the link %s has no %s pair. Fix: set '
+                                       '%s on %s, or %s on the client'
+                                       % (entry['host'], subnet, family.name, name, family.name, family.pool_var,
+                                          self.server, family.pair_vars))
 
     # ---------------------------------------------------------------- accounts
 
@@ -276,12 +364,22 @@ class Allocator(object):
         return account
 
     def peer_subnets(self, name, clients):
+        """With client_to_client: the networks of the other clients, in the families this link carries."""
         if not self.client_to_client:
             return []
-        others = [subnet for other, entry in sorted(clients.items()) if other != name for subnet in entry['subnets']]
-        fixed = ['%s/32' % entry['client_ip'] for other, entry in sorted(clients.items())
-                 if other != name and entry['index'] is None]
-        return [str(self.pool)] + fixed + others
+        found = []
+        for family in FAMILIES:
+            if not clients[name][family.client_ip]:
+                continue
+            pool = self.pools[family.version]
+            found += [str(pool)] if pool is not None else []
+            found += ['%s/%d' % (entry[family.client_ip], 32 if family.version == 4 else 128)
+                      for other, entry in sorted(clients.items())
+                      if other != name and entry[family.client_ip] and entry[family.index] is None]
+        carried = [version for version in (4, 6) if clients[name][(IPV4 if version == 4 else IPV6).client_ip]]
+        found += [subnet for other, entry in sorted(clients.items()) if other != name for subnet in entry['subnets']
+                  if ipaddress.ip_network(subnet).version in carried]
+        return found
 
     # ---------------------------------------------------------------- the whole table
 
@@ -289,11 +387,12 @@ class Allocator(object):
         want = self.wanted()
         self.check_pool()
         self.check_keys(want)
-        fixed, reserved = self.fixed_pairs(want)
-        pairs = dict(fixed, **self.pool_pairs(want, reserved))
+        pairs = self.pairs(want)
         addresses = [(address, want[name]['host']) for name, pair in pairs.items()
-                     for address in (pair['server_ip'], pair['client_ip'])]
+                     for address in (pair['server_ip'], pair['client_ip'], pair['server_ip6'], pair['client_ip6'])
+                     if address]
         self.check_subnets(want, addresses)
+        self.check_families(want, pairs)
         clients = {}
         for name, pair in sorted(pairs.items()):
             entry = want[name]
@@ -328,19 +427,34 @@ class Allocator(object):
                 # What the clients learn: their pair and account, nothing about the other clients' keys;
                 # with client_to_client, the routes to the others (the pool and their subnets).
                 'pairs': dict((name, {'server_ip': entry['server_ip'], 'client_ip': entry['client_ip'],
+                                      'server_ip6': entry['server_ip6'], 'client_ip6': entry['client_ip6'],
                                       'account': entry['account'], 'peer_subnets': self.peer_subnets(name, clients)})
                               for name, entry in clients.items()),
-                'state': {'pool': str(self.pool), 'clients': clients}}
+                'state': self.state(clients)}
+
+    def state(self, clients):
+        """What the state file keeps. An IPv4-only server writes exactly what it wrote before IPv6 existed,
+        so that the upgrade itself changes no file."""
+        if self.pools[IPV6.version] is None and not any(entry['client_ip6'] for entry in clients.values()):
+            return {'pool': str(self.pool), 'clients': dict(
+                (name, dict((key, value) for key, value in entry.items() if key not in ('index6', 'server_ip6',
+                                                                                        'client_ip6')))
+                for name, entry in clients.items())}
+        return {'pool': str(self.pool) if self.pool is not None else None,
+                'pool6': str(self.pools[IPV6.version]) if self.pools[IPV6.version] is not None else None,
+                'clients': clients}
 
 
 def allocate(server, pool, server_subnets, account_prefix, old_state, clients, server_facts, accounts=None,
-             ipparam='vpn', client_to_client=False):
+             ipparam='vpn', client_to_client=False, pool6=None):
     """The client table of ``server``: {'errors', 'removed', 'rotated', 'removed_accounts', 'ended',
-    'ipparam', 'subnets', 'pairs', 'state'}; the last four in canonical form. 'ended' lists the
+    'ipparam', 'subnets', 'pairs', 'state'}; the last four in canonical form. ``pool`` and ``pool6``
+    are the IPv4 and IPv6 pools (either may be None, not both); a client without a pair of some
+    family gets None for its addresses of that family. 'ended' lists the
     sessions to end ({name, account}): removed clients' and those of clients whose key changed.
 
     ``clients`` are Client objects for every host of the clients group; ``accounts`` maps
     existing account names to their getent passwd fields (to refuse accounts pppssh did not make).
     """
     return Allocator(server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                     accounts, ipparam, client_to_client).run()
+                     accounts, ipparam, client_to_client, pool6).run()

@@ -135,6 +135,24 @@ def _check_ip(field, value):
     return str(address)
 
 
+def _check_ip6(field, value):
+    """A tunnel end's IPv6 address: global or unique-local unicast (the link-local one comes from
+    the interface identifier, which pppd derives from this address's low 64 bits)."""
+    if value is None or value == '':
+        return None
+    try:
+        address = ipaddress.IPv6Address(str(value))
+    except ValueError:
+        raise OptionError(field, '%r is not an IPv6 address' % (value,),
+                          'write it like fd13:213::2')
+    if address.is_multicast or address.is_unspecified or address.is_loopback or address.is_link_local \
+            or address.ipv4_mapped is not None or not int(address) & 0xFFFFFFFFFFFFFFFF:
+        raise OptionError(field, '%s cannot be a point-to-point address' % address,
+                          'choose a global or unique-local unicast address whose last 64 bits are not all '
+                          'zero, for example from fd13:213::/64')
+    return str(address)
+
+
 def _check_remote_command(command):
     if not command or not command.strip():
         raise OptionError('remote_command', 'empty remote command',

@@ -128,43 +128,64 @@ def host_key(text, host, field='/etc/ssh/ssh_host_ed25519_key.pub'):
     return ed25519_public_key(text, host, field)
 
 
-def ipv4_network(value, host, field):
-    """A canonical IPv4 network ('172.20.0.0/24') from a CIDR string, or a Refusal."""
+EXAMPLE_NETWORK = {4: '172.20.0.0/24', 6: 'fd20::/64'}
+FAMILY_NAME = {(4,): 'IPv4', (6,): 'IPv6', (4, 6): 'IPv4 or IPv6'}
+
+
+def ip_network(value, host, field, versions=(4,)):
+    """A canonical network ('172.20.0.0/24', 'fd20::/64') of one of ``versions`` from a CIDR string,
+    or a Refusal."""
+    example = ' or '.join(EXAMPLE_NETWORK[version] for version in versions)
+    family = FAMILY_NAME[tuple(versions)]
     if not isinstance(value, str):
-        raise Refusal(host, field, value, 'is not a CIDR string', 'write it like 172.20.0.0/24')
+        raise Refusal(host, field, value, 'is not a CIDR string', 'write it like %s' % example)
     try:
-        network = ipaddress.IPv4Network(value, strict=False)
+        network = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise Refusal(host, field, value, 'is not an IPv4 network in CIDR form', 'write it like 172.20.0.0/24')
+        network = None
+    if network is None or network.version not in versions:
+        raise Refusal(host, field, value, 'is not an %s network in CIDR form' % family, 'write it like %s' % example)
     if '/' not in value:
-        raise Refusal(host, field, value, 'has no prefix length', 'write the network with its prefix, like %s/32'
-                      % network.network_address)
-    if str(network) != value.strip() and network.with_netmask != value.strip():
+        raise Refusal(host, field, value, 'has no prefix length', 'write the network with its prefix, like %s/%d'
+                      % (network.network_address, network.max_prefixlen))
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
         raise Refusal(host, field, value, 'has host bits set (did you mean %s?)' % network,
                       'write the network address, %s' % network)
     if network.prefixlen == 0 or network.is_loopback or network.is_multicast or network.is_link_local \
             or network.is_unspecified or network.is_reserved:
         raise Refusal(host, field, value, 'is not a routable unicast network',
-                      'name the LAN itself (e.g. 172.20.0.0/24), never the default route, loopback, '
-                      'link-local, multicast or reserved space')
+                      'name the LAN itself (e.g. %s), never the default route, loopback, '
+                      'link-local, multicast or reserved space' % example)
     return network
 
 
-def ipv4_networks(values, host, field):
+def ipv4_network(value, host, field):
+    """A canonical IPv4 network ('172.20.0.0/24') from a CIDR string, or a Refusal."""
+    return ip_network(value, host, field, (4,))
+
+
+def ip_networks(values, host, field, versions=(4,)):
     """Canonical networks of a list, refusing duplicates and overlaps within the list."""
     if values is None:
         return []
     if isinstance(values, str) or not isinstance(values, (list, tuple)):
-        raise Refusal(host, field, values, 'is not a list', 'give a list of CIDR networks, e.g. [172.20.0.0/24]')
+        raise Refusal(host, field, values, 'is not a list', 'give a list of CIDR networks, e.g. [%s]'
+                      % EXAMPLE_NETWORK[versions[0]])
     networks = []
     for value in values:
-        network = ipv4_network(value, host, field)
+        network = ip_network(value, host, field, versions)
         for seen in networks:
             if network.overlaps(seen):
                 raise Refusal(host, field, values, '%s overlaps %s in the same list' % (network, seen),
                               'list each network once, without overlaps')
         networks.append(network)
     return networks
+
+
+def ipv4_networks(values, host, field):
+    return ip_networks(values, host, field, (4,))
 
 
 def ipv4_address(value, host, field):
@@ -176,9 +197,19 @@ def ipv4_address(value, host, field):
         raise Refusal(host, field, value, exc.problem, exc.fix)
 
 
+def ipv6_address(value, host, field):
+    if value is None or value == '':
+        return None
+    try:
+        return str(options._check_ip6(field, value))
+    except options.OptionError as exc:
+        raise Refusal(host, field, value, exc.problem, exc.fix)
+
+
 def host_networks(facts):
-    """[(interface, IPv4Network)] configured on a host, from its gathered facts. The ppp-* interfaces
-    of pppssh links are left out: their /32 peer addresses come from the pool itself."""
+    """[(interface, IPv4Network or IPv6Network)] configured on a host, from its gathered facts. The
+    ppp-* interfaces of pppssh links are left out: their peer addresses come from the pool itself;
+    so are IPv6 link-local networks, which every interface has."""
     found = []
     facts = facts or {}
     for interface in facts.get('interfaces') or []:
@@ -193,6 +224,13 @@ def host_networks(facts):
             except (KeyError, TypeError, ValueError):
                 continue
             found.append((interface, network))
+        for address in data.get('ipv6') or []:
+            try:
+                network = ipaddress.IPv6Interface('%s/%s' % (address['address'], address['prefix'])).network
+            except (KeyError, TypeError, ValueError):
+                continue
+            if not network.is_link_local:
+                found.append((interface, network))
     return found
 
 

@@ -36,7 +36,7 @@ def test_pool_clients_get_pairs_by_name_with_their_own_account(keys):
     a = result['state']['clients']['a']
     assert a['account'] == 'pppssh-a' and a['pubkey'] == keys[0] and a['host'] == 'h1'
     assert result['pairs']['b'] == {'server_ip': '10.213.0.5', 'client_ip': '10.213.0.6', 'account': 'pppssh-b',
-                                    'peer_subnets': []}
+                                    'server_ip6': None, 'client_ip6': None, 'peer_subnets': []}
 
 
 def test_with_client_to_client_each_client_learns_the_routes_to_the_others(keys):
@@ -77,7 +77,7 @@ def test_a_client_that_did_not_run_keeps_its_persisted_entry_revalidated(keys):
     tampered = dict(first['state'], clients=dict(first['state']['clients']))
     tampered['clients']['b'] = dict(tampered['clients']['b'], subnets=['10.0.0.0/8; id'])
     errors = run([published('h1', 'a', keys[0]), Client('h2')], old=tampered)['errors']
-    assert 'not an IPv4 network' in ' '.join(errors)
+    assert 'not an IPv4 or IPv6 network' in ' '.join(errors)
 
 
 def test_a_changed_key_is_reported_as_rotated(keys):
@@ -167,7 +167,7 @@ def test_injected_keys_are_refused_naming_host_and_file(keys, pubkey, words):
 
 
 @pytest.mark.parametrize('subnets, server_subnets, words', [
-    (['10.77.0.0/24; touch /tmp/pwned #'], [], 'not an IPv4 network'),
+    (['10.77.0.0/24; touch /tmp/pwned #'], [], 'not an IPv4 or IPv6 network'),
     (['0.0.0.0/1'], [], 'overlaps'),
     (['172.20.0.0/24'], [], 'overlaps its network 172.20.0.0/24 of server srv (eth1)'),
     (['172.21.0.0/16'], ['172.21.5.0/24'], 'overlaps pppssh_server_subnets 172.21.5.0/24 of server srv'),

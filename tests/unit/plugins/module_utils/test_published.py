@@ -102,3 +102,53 @@ def test_host_networks_come_from_facts_without_the_tunnels():
              'br_lan': {'ipv4': {'address': '172.20.0.1', 'netmask': 'garbage'}}}
     assert [(i, str(n)) for i, n in published.host_networks(facts)] == [
         ('lo', '127.0.0.0/8'), ('eth0', '192.168.213.0/24'), ('eth0', '10.9.0.0/16')]
+
+
+def test_host_networks_include_ipv6_but_not_link_local():
+    facts = {'interfaces': ['eth0', 'ppp-office'],
+             'eth0': {'ipv4': {'address': '192.168.213.60', 'netmask': '255.255.255.0'},
+                      'ipv6': [{'address': 'fe80::1', 'prefix': '64', 'scope': 'link'},
+                               {'address': '2001:db8:5::1', 'prefix': '64', 'scope': 'global'},
+                               {'address': 'fd00::1', 'prefix': 'x'}]},
+             'ppp_office': {'ipv6': [{'address': 'fd13:213::1', 'prefix': '128', 'scope': 'global'}]}}
+    assert [(i, str(n)) for i, n in published.host_networks(facts)] == [
+        ('eth0', '192.168.213.0/24'), ('eth0', '2001:db8:5::/64')]
+
+
+def test_networks_of_both_families_come_back_canonical():
+    assert [str(n) for n in published.ip_networks(['FD20:0:0:1::/64', '10.0.0.0/255.0.0.0'], 'h1', 'f',
+                                                  (4, 6))] == ['fd20:0:0:1::/64', '10.0.0.0/8']
+
+
+@pytest.mark.parametrize('value, words', [
+    ('fd20::1/64', 'host bits set (did you mean fd20::/64?)'),
+    ('fe80::/64', 'not a routable unicast network'),
+    ('ff00::/8', 'not a routable unicast network'),
+    ('::1/128', 'not a routable unicast network'),
+    ('::/0', 'not a routable unicast network'),
+    ('fd20::/64\n', 'not an IPv4 or IPv6 network'),
+    ('fd20::/64; id', 'not an IPv4 or IPv6 network'),
+    ('fd20::', 'no prefix length'),
+])
+def test_bad_ipv6_networks_are_refused(value, words):
+    assert words in refusal(published.ip_networks, [value], 'h1', 'pppssh_client_subnets', (4, 6))
+
+
+def test_ipv6_networks_are_refused_where_only_ipv4_is_carried():
+    assert 'not an IPv4 network' in refusal(published.ip_networks, ['fd20::/64'], 'h1', 'f', (4,))
+
+
+@pytest.mark.parametrize('value, words', [
+    ('fd13:213::1\n', 'not an IPv6 address'),
+    ('10.0.0.1', 'not an IPv6 address'),
+    ('fe80::1', 'cannot be a point-to-point address'),
+    ('::ffff:10.0.0.1', 'cannot be a point-to-point address'),
+    ('fd13:213::', 'last 64 bits are not all zero'),
+])
+def test_bad_ipv6_tunnel_addresses_are_refused(value, words):
+    assert words in refusal(published.ipv6_address, value, 'h1', 'pppssh_client_local_ip6')
+
+
+def test_an_ipv6_tunnel_address_comes_back_canonical():
+    assert published.ipv6_address('FD13:0213:0::2', 'h1', 'f') == 'fd13:213::2'
+    assert published.ipv6_address(None, 'h1', 'f') is None
