@@ -13,7 +13,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import shlex
+import sys
+
+try:
+    from ansible_collections.pppssh.vpn.plugins.module_utils import options
+except ImportError:  # installed on a host next to pppssh_options.py (the metrics exporter), run with python3 -I
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pppssh_options as options  # pylint: disable=import-error
 
 PPPD = '/usr/sbin/pppd'
 SSH = '/usr/bin/ssh'
@@ -24,6 +32,16 @@ RUN_DIR = '/run'
 HEADER = ('# Managed by pppssh.vpn.pppssh_tunnel: every option of link %s.\n'
           '# Edits are overwritten on the next run; change the module parameters instead.\n')
 CONFIG_MARK = '# pppssh-config: '
+
+# pppd configures only the link-local IPv6 addresses (from the interface identifiers IPV6CP agreed):
+# this hook adds the link's own pair, which its peers file hands over with pppd's "set" option.
+IPV6_UP_HOOK_PATH = '/etc/ppp/ipv6-up.d/pppssh'
+IPV6_UP_HOOK = """#!/bin/sh
+# Managed by pppssh: the IPv6 tunnel pair of a pppssh link, from its peers file (set PPPSSH_LOCAL6=,
+# set PPPSSH_REMOTE6=); pppd itself sets only the link-local addresses. Other links: nothing.
+[ -n "$PPPSSH_LOCAL6" ] && [ -n "$PPPSSH_REMOTE6" ] && [ -n "$PPP_IFACE" ] || exit 0
+exec ip -6 addr replace "$PPPSSH_LOCAL6" peer "$PPPSSH_REMOTE6" dev "$PPP_IFACE" nodad
+"""
 
 
 def peer_name(name):
@@ -136,7 +154,7 @@ def pppd_options(config):
         'noauth',
         'passive',
         'nodefaultroute',
-        'noipv6',
+    ] + ipv6_options(config) + [
         # The ssh key authenticated both ends: never agree to authenticate in PPP.
         'refuse-pap', 'refuse-chap', 'refuse-mschap', 'refuse-mschap-v2', 'refuse-eap',
         'lcp-echo-interval %d' % config['keepalive_interval'],
@@ -159,6 +177,16 @@ def pppd_options(config):
     if config.get('local_ip'):
         lines.append('%s:%s' % (config['local_ip'], config['remote_ip']))
     return lines
+
+
+def ipv6_options(config):
+    """IPV6CP with interface identifiers from the link's IPv6 pair, or none at all."""
+    if not config.get('local_ip6'):
+        return ['noipv6']
+    return ['+ipv6', 'ipv6 %s,%s' % (options.interface_id(config['local_ip6']),
+                                     options.interface_id(config['remote_ip6'])),
+            # The values are canonical IPv6 addresses (options.normalise): no quoting needed.
+            'set PPPSSH_LOCAL6=%s' % config['local_ip6'], 'set PPPSSH_REMOTE6=%s' % config['remote_ip6']]
 
 
 def peers_file(config):

@@ -33,6 +33,7 @@ except ImportError:  # installed on a host next to pppssh_commands.py & co., run
 
 INET_PEER_RE = re.compile(r'\binet (?P<local>[0-9.]+)(?:/\d+)? peer (?P<remote>[0-9.]+)')
 INET_RE = re.compile(r'\binet (?P<local>[0-9.]+)')
+INET6_PEER_RE = re.compile(r'\binet6 (?P<local>[0-9a-f:]+)(?:/\d+)? peer (?P<remote>[0-9a-f:]+)')
 # The end of the log the current cause is read from (what is wrong since the link last came up).
 CAUSE_LOG_LIMIT = 8192
 # The end of the log the history (redials since boot, the last failure) is read from: about 4000
@@ -58,12 +59,21 @@ def parse_pidfile(text):
 
 
 def parse_addresses(ip_output):
-    """Local and peer IPv4 address from ``ip -4 -o addr show dev IFACE``."""
+    """Local and peer IPv4 address from ``ip -o addr show dev IFACE``."""
     match = INET_PEER_RE.search(ip_output or '')
     if match:
         return match.group('local'), match.group('remote')
     match = INET_RE.search(ip_output or '')
     return (match.group('local'), None) if match else (None, None)
+
+
+def parse_addresses6(ip_output):
+    """Local and peer IPv6 address from ``ip -o addr show dev IFACE``, link-local ones left out: the
+    pair a pppssh hook set (IPV6CP itself sets only the link-local addresses)."""
+    for match in INET6_PEER_RE.finditer(ip_output or ''):
+        if not match.group('local').startswith('fe80:'):
+            return match.group('local'), match.group('remote')
+    return None, None
 
 
 def pppd_pid(name, proc='/proc'):
@@ -105,7 +115,7 @@ def read_status(name, interface, run_command):
     pid = pppd_pid(name)
     status = {
         'interface': interface, 'pid': pid, 'state': 'down', 'local_ip': None, 'remote_ip': None,
-        'uptime_s': None, 'rx_bytes': None, 'tx_bytes': None, 'ssh_pids': [],
+        'local_ip6': None, 'remote_ip6': None, 'uptime_s': None, 'rx_bytes': None, 'tx_bytes': None, 'ssh_pids': [],
     }
     if pid is None:
         return status
@@ -114,11 +124,12 @@ def read_status(name, interface, run_command):
     counters = interface_counters(interface)
     if counters is None:
         return status
-    rc, out, _err = run_command(['ip', '-4', '-o', 'addr', 'show', 'dev', interface])
+    rc, out, _err = run_command(['ip', '-o', 'addr', 'show', 'dev', interface])
     local_ip, remote_ip = parse_addresses(out if rc == 0 else '')
-    status.update(local_ip=local_ip, remote_ip=remote_ip, rx_bytes=counters['rx_bytes'],
-                  tx_bytes=counters['tx_bytes'])
-    if counters['up'] and local_ip and remote_ip:
+    local_ip6, remote_ip6 = parse_addresses6(out if rc == 0 else '')
+    status.update(local_ip=local_ip, remote_ip=remote_ip, local_ip6=local_ip6, remote_ip6=remote_ip6,
+                  rx_bytes=counters['rx_bytes'], tx_bytes=counters['tx_bytes'])
+    if counters['up'] and ((local_ip and remote_ip) or (local_ip6 and remote_ip6)):
         status.update(state='up', uptime_s=interface_uptime(interface))
     return status
 

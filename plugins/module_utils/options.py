@@ -206,6 +206,19 @@ def normalise(params):
         raise OptionError('remote_ip', 'local_ip and remote_ip are both %s' % local_ip,
                           'give each end of the tunnel its own address')
 
+    local_ip6 = _check_ip6('local_ip6', params.get('local_ip6'))
+    remote_ip6 = _check_ip6('remote_ip6', params.get('remote_ip6'))
+    if bool(local_ip6) != bool(remote_ip6):
+        raise OptionError('local_ip6' if remote_ip6 else 'remote_ip6', 'only one end of the IPv6 pair is set',
+                          'set both local_ip6 and remote_ip6 to carry IPv6, or neither')
+    if local_ip6 and local_ip6 == remote_ip6:
+        raise OptionError('remote_ip6', 'local_ip6 and remote_ip6 are both %s' % local_ip6,
+                          'give each end of the tunnel its own address')
+    if local_ip6 and interface_id(local_ip6) == interface_id(remote_ip6):
+        raise OptionError('remote_ip6', 'local_ip6 and remote_ip6 end in the same 64 bits (%s)'
+                          % interface_id(local_ip6),
+                          'give the two ends different interface identifiers (the last 64 bits), e.g. ::1 and ::2')
+
     compression = params.get('compression') or 'none'
     if compression not in COMPRESSIONS:
         raise OptionError('compression', 'unknown compression %r' % (compression,),
@@ -246,7 +259,16 @@ def normalise(params):
         'ssh_options': _check_ssh_options(params.get('ssh_options')),
         'supervisor': supervisor,
     })
+    if local_ip6:
+        # Only when set: an IPv4 link's configuration (and its peers file) stays what it was.
+        config.update(local_ip6=local_ip6, remote_ip6=remote_ip6)
     return config
+
+
+def interface_id(address):
+    """The interface identifier pppd's ``ipv6`` option takes for an address: its last 64 bits,
+    written as an address (fd13:213::1 -> ::1)."""
+    return str(ipaddress.IPv6Address(int(ipaddress.IPv6Address(address)) & 0xFFFFFFFFFFFFFFFF))
 
 
 def address_clash(config, ip_output):

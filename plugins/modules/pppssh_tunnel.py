@@ -68,6 +68,16 @@ options:
   remote_ip:
     description: Address of the server's end of the tunnel.
     type: str
+  local_ip6:
+    description:
+      - IPv6 address of this end. Set both ends to carry IPv6 (IPV6CP); when unset the link carries IPv4 only.
+      - The interface identifiers IPV6CP agrees on are the last 64 bits of the two addresses, so those must
+        differ. pppd sets only the link-local addresses; the hook C(/etc/ppp/ipv6-up.d/pppssh), which the
+        module writes, adds this pair when the link comes up (pppd 2.4.8 or later, for its C(set) option).
+    type: str
+  remote_ip6:
+    description: IPv6 address of the server's end of the tunnel.
+    type: str
   remote_command:
     description:
       - Command run on the server. The default is the HOWTO's. A server set up by the C(pppssh_server)
@@ -199,6 +209,16 @@ remote_ip:
   returned: always
   type: str
   sample: 10.213.0.1
+local_ip6:
+  description: IPv6 address of this end (not the link-local one), when the link is up and carries IPv6.
+  returned: always
+  type: str
+  sample: fd13:213::2
+remote_ip6:
+  description: IPv6 address of the server's end, when the link is up and carries IPv6.
+  returned: always
+  type: str
+  sample: fd13:213::1
 uptime_s:
   description: Seconds since the interface came up.
   returned: always
@@ -254,6 +274,8 @@ ARGUMENT_SPEC = dict(
     known_hosts_file=dict(type='path'),
     local_ip=dict(type='str'),
     remote_ip=dict(type='str'),
+    local_ip6=dict(type='str'),
+    remote_ip6=dict(type='str'),
     remote_command=dict(type='str', default=options.DEFAULT_REMOTE_COMMAND),
     persist=dict(type='bool', default=True),
     holdoff=dict(type='int', default=1),
@@ -269,8 +291,8 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def write_root_file(module, path, content):
-    """Atomically write a root-owned 0600 file (it may name keys and addresses)."""
+def write_root_file(module, path, content, mode=0o600):
+    """Atomically write a root-owned file, 0600 unless told (it may name keys and addresses)."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o750)   # Debian's /etc/ppp/peers is 2750 root:dip; never world-readable
@@ -283,8 +305,8 @@ def write_root_file(module, path, content):
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
-    # atomic_move gives a new file the umask's mode (0644) and keeps an old file's mode: enforce 0600.
-    os.chmod(path, 0o600)
+    # atomic_move gives a new file the umask's mode (0644) and keeps an old file's mode: enforce ours.
+    os.chmod(path, mode)
 
 
 def restore_file(module, path, content):
@@ -320,7 +342,8 @@ def preflight(module, config):
 
 def result_from(status, config, last_error=None, cause=None):
     result = dict((key, status[key]) for key in
-                  ('interface', 'pid', 'state', 'local_ip', 'remote_ip', 'uptime_s', 'rx_bytes', 'tx_bytes'))
+                  ('interface', 'pid', 'state', 'local_ip', 'remote_ip', 'local_ip6', 'remote_ip6', 'uptime_s',
+                   'rx_bytes', 'tx_bytes'))
     config = dict(config, peers_file=commands.peers_path(config['name']))
     result.update(persist=config.get('persist'), config=config, last_error=last_error, cause=cause)
     return result
@@ -372,7 +395,8 @@ def run(module):
             module.exit_json(changed=changed, diff=diff, **result_from(status, config, last_error, cause))
 
         preflight(module, config)
-        drift = current != wanted
+        hook_missing = bool(config.get('local_ip6')) and link.read_text(commands.IPV6_UP_HOOK_PATH) != commands.IPV6_UP_HOOK
+        drift = current != wanted or hook_missing
         needs_start = state == 'restarted' or drift or status['state'] == 'down'
         diff = dict(before=current or '', after=wanted, before_header=peers, after_header=peers)
         if not needs_start:
@@ -386,6 +410,8 @@ def run(module):
             if running:
                 supervisor.stop()
             write_root_file(module, peers, wanted)
+            if hook_missing:
+                write_root_file(module, commands.IPV6_UP_HOOK_PATH, commands.IPV6_UP_HOOK, 0o755)
             if not os.path.isdir(commands.LOG_DIR):
                 os.makedirs(commands.LOG_DIR, 0o750)
             status = supervisor.start(config['connect_timeout'])
@@ -418,7 +444,7 @@ def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
         required_if=[('state', 'started', ('server',)), ('state', 'restarted', ('server',))],
-        required_together=[('local_ip', 'remote_ip')],
+        required_together=[('local_ip', 'remote_ip'), ('local_ip6', 'remote_ip6')],
         supports_check_mode=True,
     )
     run(module)

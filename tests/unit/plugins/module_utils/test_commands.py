@@ -175,3 +175,16 @@ def test_paths():
 def test_a_pty_word_longer_than_pppd_reads_is_detected():
     assert commands.pty_too_long(config()) is None
     assert commands.pty_too_long(config(remote_command='sudo -n /usr/sbin/pppd call x ' + 'y' * 600)) > 1023
+
+
+def test_an_ipv4_link_refuses_ipv6cp():
+    lines = commands.pppd_options(config())
+    assert 'noipv6' in lines and not [line for line in lines if line.startswith(('+ipv6', 'ipv6 ', 'set '))]
+
+
+def test_an_ipv6_pair_gives_ipv6cp_its_interface_identifiers_and_the_hook_its_addresses():
+    lines = commands.pppd_options(config(local_ip6='fd13:213::2', remote_ip6='fd13:213::1'))
+    assert 'noipv6' not in lines
+    assert lines[lines.index('+ipv6') + 1:lines.index('+ipv6') + 4] == [
+        'ipv6 ::2,::1', 'set PPPSSH_LOCAL6=fd13:213::2', 'set PPPSSH_REMOTE6=fd13:213::1']
+    assert '10.213.0.2:10.213.0.1' in lines

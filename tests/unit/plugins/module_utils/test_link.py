@@ -53,3 +53,13 @@ def test_only_the_links_own_pppd_counts(tmp_path):
     assert not link.is_link_pppd(11, 'office', str(proc))
     assert not link.is_link_pppd(12, 'office', str(proc))
     assert not link.is_link_pppd(13, 'office', str(proc))
+
+
+def test_ipv6_addresses_skip_the_link_local_pair():
+    output = ('5: ppp-office    inet 10.213.0.2 peer 10.213.0.1/32 scope global ppp-office\\       valid_lft forever\n'
+              '5: ppp-office    inet6 fe80::2 peer fe80::1/128 scope link \\       valid_lft forever\n'
+              '5: ppp-office    inet6 fd13:213::2 peer fd13:213::1/128 scope global nodad \\       valid_lft forever\n')
+    assert link.parse_addresses(output) == ('10.213.0.2', '10.213.0.1')
+    assert link.parse_addresses6(output) == ('fd13:213::2', 'fd13:213::1')
+    assert link.parse_addresses6(output.splitlines()[1]) == (None, None)
+    assert link.parse_addresses6('') == (None, None)

@@ -141,3 +141,29 @@ def test_address_clash_with_networks_on_this_host(local_ip, remote_ip, expected)
     else:
         field, _address, network, interface = clash
         assert (field, network, interface) == expected
+
+
+def test_an_ipv4_link_has_no_ipv6_keys():
+    assert not [key for key in norm() if key.endswith('6')]
+
+
+def test_an_ipv6_pair_comes_back_canonical():
+    config = norm(local_ip6='FD13:213:0::2', remote_ip6='fd13:213::1')
+    assert (config['local_ip6'], config['remote_ip6']) == ('fd13:213::2', 'fd13:213::1')
+
+
+@pytest.mark.parametrize('pair, field, words', [
+    (dict(local_ip6='fd13:213::2'), 'remote_ip6', 'only one end of the IPv6 pair'),
+    (dict(local_ip6='fd13:213::2', remote_ip6='fd13:213::2'), 'remote_ip6', 'both fd13:213::2'),
+    (dict(local_ip6='fd13:213::2', remote_ip6='fd99::2'), 'remote_ip6', 'same 64 bits (::2)'),
+    (dict(local_ip6='fe80::2', remote_ip6='fd13:213::1'), 'local_ip6', 'cannot be a point-to-point'),
+    (dict(local_ip6='10.213.0.2', remote_ip6='fd13:213::1'), 'local_ip6', 'not an IPv6 address'),
+    (dict(local_ip6='fd13:213::2 nodad', remote_ip6='fd13:213::1'), 'local_ip6', 'not an IPv6 address'),
+])
+def test_bad_ipv6_pairs_are_refused(pair, field, words):
+    assert words in refused(field, **pair)
+
+
+def test_interface_identifiers_are_the_last_64_bits():
+    assert options.interface_id('fd13:213::2') == '::2'
+    assert options.interface_id('2001:db8:1:2:aa:bb:cc:dd') == '::aa:bb:cc:dd'
