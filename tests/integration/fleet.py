@@ -249,8 +249,13 @@ def client_counts(guest):
     return int(words[0]), int(words[1]), sorted(words[2:])
 
 
-def assert_single_link(guest, timeout=30):
-    """Exactly one pppd, at most one ssh, one ppp-NAME on the client; one pppd and one ppp-NAME on the server."""
+def assert_single_link(guest, timeout=90):
+    """Exactly one pppd, at most one ssh, one ppp-NAME on the client; one pppd and one ppp-NAME on the server.
+
+    The default wait covers a redial after a streak of quick ones: the dialler then sleeps up to 30 s
+    (commands.BACKOFF_SCRIPT) before ssh even starts, and ssh, LCP and IPCP take their time on loaded
+    guests. 30 s was not enough in a CI run (the client's pppd was in that sleep: ssh 0).
+    """
     expected = 'ppp-%s' % guest.name
     seen = {}
 
