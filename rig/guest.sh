@@ -16,7 +16,10 @@ console_tail() {
 
 cmd_start() {
     local name=${1:-} ip=${2:-} mem=256M init=shell fresh=0 kernel=uml release=$RIG_RELEASE image=''
-    local usage="usage: start NAME IP [--mem 256M] [--init shell|systemd] [--kernel uml|debian] [--release ${RIG_RELEASES[*]// /|}] [--image FILE] [--fresh]"
+    # IPv6 is off in the guests unless asked for: the rig network is IPv4 only, and links carry IPv6 only
+    # in the tests that prove it.
+    local ipv6=ipv6.disable_ipv6=1
+    local usage="usage: start NAME IP [--mem 256M] [--init shell|systemd] [--kernel uml|debian] [--release ${RIG_RELEASES[*]// /|}] [--image FILE] [--ipv6] [--fresh]"
     shift 2 || die "$usage"
     while (($#)); do
         case $1 in
@@ -25,6 +28,7 @@ cmd_start() {
         --kernel) kernel=${2:?--kernel needs uml or debian}; shift 2 ;;
         --release) release=${2:?--release needs a value}; shift 2 ;;
         --fresh) fresh=1; shift ;;
+        --ipv6) ipv6=ipv6.disable_ipv6=0; shift ;;
         # Another root image (e.g. rig/engine's engine.ext4), with its own FILE.stamp.
         --image) image=${2:?--image needs a file}; shift 2 ;;
         *) die "start: unknown option '$1'; $usage" ;;
@@ -97,7 +101,7 @@ cmd_start() {
             "hostfs=$RIG_UML_MODULES"
             "vec0:transport=tap,ifname=$tap,depth=128,gro=1"
             con0=null,fd:1 con=null ssl=null
-            ipv6.disable_ipv6=1 "rig_name=$name" "rig_ip=$ip/24" "init=$init_path"
+            "$ipv6" "rig_name=$name" "rig_ip=$ip/24" "init=$init_path"
         )
     else
         if [[ ! -e $dir/disk.qcow2 ]]; then
@@ -120,7 +124,7 @@ cmd_start() {
             nice -n -5 "$RIG_QEMU" -name "pppssh-$name" -machine q35 -accel tcg,tb-size=512
             -m "$mem" -smp 1 -nodefaults -no-user-config -display none
             -kernel "$stem.vmlinux" -initrd "$stem.initrd"
-            -append "console=ttyS0 root=/dev/vda rw quiet net.ifnames=0 ipv6.disable_ipv6=1 rig_name=$name rig_ip=$ip/24 rig_dir=$RIG_DIR init=$init_path"
+            -append "console=ttyS0 root=/dev/vda rw quiet net.ifnames=0 $ipv6 rig_name=$name rig_ip=$ip/24 rig_dir=$RIG_DIR init=$init_path"
             -blockdev "driver=file,filename=$image,node-name=base-file,read-only=on,locking=off"
             -blockdev driver=raw,file=base-file,node-name=base,read-only=on
             -blockdev "driver=file,filename=$dir/disk.qcow2,node-name=top-file"

@@ -13,10 +13,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, pppd_version, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, commands, pppd_version, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 
@@ -37,7 +38,7 @@ def _old_state(slurped):
 
 
 def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
-                      passwd=None, ipparam='vpn', client_to_client=False):
+                      passwd=None, ipparam='vpn', client_to_client=False, pool6=None):
     """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table."""
     clients = []
     for host in client_hosts or []:
@@ -50,9 +51,40 @@ def server_allocation(slurped_state, server, pool, server_subnets, account_prefi
             inventory_server=variables.get('pppssh_client_server') or None,
             facts=_plain(variables.get('ansible_facts') or {}) if info is not None else {}))
     server_facts = _plain(hostvars[server].get('ansible_facts') or {})
-    return allocation.allocate(str(server), pool, _plain(server_subnets or []), str(account_prefix),
+    return allocation.allocate(str(server), pool or None, _plain(server_subnets or []), str(account_prefix),
                                _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
-                               ipparam, bool(client_to_client))
+                               ipparam, bool(client_to_client), pool6 or None)
+
+
+def by_family(values):
+    """{'ip': [...], 'ip6': [...]} of canonical addresses and networks (None left out), each family in the
+    order given: what an nft rule of each family lists."""
+    found = {'ip': [], 'ip6': []}
+    for value in _plain(values or []):
+        if value is None or value == '':
+            continue
+        text = str(value)
+        try:
+            version = (ipaddress.ip_network(text) if '/' in text else ipaddress.ip_address(text)).version
+        except ValueError:
+            raise AnsibleFilterError('by_family: %r is not an address or network' % (value,))
+        found['ip' if version == 4 else 'ip6'].append(text)
+    return found
+
+
+def pppd_ipv6_options(local_ip6, remote_ip6):
+    """The pppd option lines of a link end's IPv6 pair (commands.ipv6_options): IPV6CP with the
+    pair's interface identifiers and the pair for the IPv6 hook, or 'noipv6'."""
+    config = {}
+    if local_ip6 or remote_ip6:
+        config = {'local_ip6': _refused(published.ipv6_address, local_ip6, 'this host', 'local_ip6'),
+                  'remote_ip6': _refused(published.ipv6_address, remote_ip6, 'this host', 'remote_ip6')}
+    return commands.ipv6_options(config)
+
+
+def ipv6_up_hook(_unused=None):
+    """The content of /etc/ppp/ipv6-up.d/pppssh, the same on both ends (module_utils/commands.py)."""
+    return commands.IPV6_UP_HOOK
 
 
 def _refused(function, *args):
@@ -65,8 +97,9 @@ def _refused(function, *args):
 def client_link(server_view, name, host, server, facts, address=None, port=None):
     """What a client may use of its server's published view, validated on the client.
 
-    Returns {address, port, account, ipparam, server_ip, client_ip, subnets} in canonical form, or
-    raises: a compromised server must not reach root on its clients through these values.
+    Returns {address, port, account, ipparam, server_ip, client_ip, server_ip6, client_ip6, subnets} in
+    canonical form (the addresses of a family the link does not carry are None, and so are its subnets
+    left out), or raises: a compromised server must not reach root on its clients through these values.
     ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port).
     """
     view = _plain(server_view or {})
@@ -76,8 +109,20 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
                                  'with the server in the limit: its play (pppssh_server role) allocates the pair '
                                  'and authorizes the key' % (host, server, name))
     source = '%s (published by server %s)' % (host, server)
-    subnets = _refused(published.ipv4_networks, list(view.get('subnets') or []) + list(pair.get('peer_subnets') or []),
-                       source, 'pppssh_server_subnets')
+    server_ip = _refused(published.ipv4_address, pair.get('server_ip'), source, 'server_ip')
+    client_ip = _refused(published.ipv4_address, pair.get('client_ip'), source, 'client_ip')
+    server_ip6 = _refused(published.ipv6_address, pair.get('server_ip6'), source, 'server_ip6')
+    client_ip6 = _refused(published.ipv6_address, pair.get('client_ip6'), source, 'client_ip6')
+    carried = [version for version, ends in ((4, (server_ip, client_ip)), (6, (server_ip6, client_ip6)))
+               if all(ends) and ends[0] != ends[1]]
+    if not carried or bool(server_ip) != bool(client_ip) or bool(server_ip6) != bool(client_ip6):
+        raise AnsibleFilterError('%s: server %s published no usable address pair for link %s (%r/%r, %r/%r). Fix: '
+                                 'rerun playbooks/site.yml with the server'
+                                 % (host, server, name, server_ip, client_ip, server_ip6, client_ip6))
+    subnets = [subnet for subnet in _refused(published.ip_networks, list(view.get('subnets') or [])
+                                             + list(pair.get('peer_subnets') or []), source, 'pppssh_server_subnets',
+                                             (4, 6))
+               if subnet.version in carried]
     mine = published.host_networks(_plain(facts or {}))
     for subnet in subnets:
         for interface, network in mine:
@@ -85,11 +130,6 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
                 raise AnsibleFilterError('%s: pppssh_server_subnets %s of server %s overlaps %s on this client (%s). '
                                          'Fix: route only subnets behind the server that this client does not hold '
                                          'itself' % (host, subnet, server, network, interface))
-    server_ip = _refused(published.ipv4_address, pair.get('server_ip'), source, 'server_ip')
-    client_ip = _refused(published.ipv4_address, pair.get('client_ip'), source, 'client_ip')
-    if not server_ip or not client_ip or server_ip == client_ip:
-        raise AnsibleFilterError('%s: server %s published no usable address pair for link %s (%r/%r). Fix: rerun '
-                                 'playbooks/site.yml with the server' % (host, server, name, server_ip, client_ip))
     return {
         'address': _refused(published.server_address, address, host, 'pppssh_client_server_address') if address
         else _refused(published.server_address, view.get('address'), source, 'pppssh_server_address'),
@@ -99,6 +139,8 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
         'ipparam': _refused(published.ipparam, view.get('ipparam'), source, 'pppssh_server_ipparam'),
         'server_ip': server_ip,
         'client_ip': client_ip,
+        'server_ip6': server_ip6,
+        'client_ip6': client_ip6,
         'subnets': [str(subnet) for subnet in subnets],
     }
 
@@ -148,9 +190,12 @@ def ipparam(value, host, field):
     return _refused(published.ipparam, value, str(host), str(field))
 
 
-def canonical_networks(values, host, field):
-    """Canonical CIDR strings of a list of IPv4 networks, or a failure naming the host and the variable."""
-    return [str(network) for network in _refused(published.ipv4_networks, _plain(values), str(host), str(field))]
+def canonical_networks(values, host, field, versions=(4,)):
+    """Canonical CIDR strings of a list of networks of ``versions`` (IPv4 unless told), or a failure naming
+    the host and the variable."""
+    versions = tuple(sorted(int(version) for version in _plain(versions)))
+    return [str(network) for network in _refused(published.ip_networks, _plain(values), str(host), str(field),
+                                                 versions)]
 
 
 def dns_settings(value, host, server_ip=None, field='pppssh_client_dns'):
@@ -162,6 +207,9 @@ class FilterModule(object):
     def filters(self):
         return {
             'server_allocation': server_allocation,
+            'by_family': by_family,
+            'pppd_ipv6_options': pppd_ipv6_options,
+            'ipv6_up_hook': ipv6_up_hook,
             'client_link': client_link,
             'ed25519_public_key': ed25519_public_key,
             'ed25519_host_key': ed25519_host_key,

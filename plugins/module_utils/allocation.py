@@ -420,10 +420,12 @@ class Allocator(object):
             + [{'name': name, 'account': clients[name]['account']} for name in rotated]
         if self.errors:
             return {'errors': self.errors, 'removed': [], 'rotated': [], 'removed_accounts': [], 'ended': [],
-                    'state': None}
+                    'ipv6': False, 'state': None}
         return {'errors': [], 'removed': removed, 'rotated': rotated, 'removed_accounts': removed_accounts,
                 'ended': ended,
                 'ipparam': self.ipparam, 'subnets': [str(subnet) for subnet in self.server_subnets],
+                # Whether any link of this server carries IPv6 (the IPv6 hooks, sysctl and nft rules).
+                'ipv6': self.pools[IPV6.version] is not None or any(entry['client_ip6'] for entry in clients.values()),
                 # What the clients learn: their pair and account, nothing about the other clients' keys;
                 # with client_to_client, the routes to the others (the pool and their subnets).
                 'pairs': dict((name, {'server_ip': entry['server_ip'], 'client_ip': entry['client_ip'],

@@ -24,7 +24,8 @@ def link(published, **kwargs):
 def test_a_good_view_comes_back_canonical():
     assert link(view(subnets=['172.20.0.0/255.255.255.0'])) == {
         'address': '192.168.213.60', 'port': 22, 'account': 'pppssh-a', 'ipparam': 'vpn',
-        'server_ip': '10.213.0.1', 'client_ip': '10.213.0.2', 'subnets': ['172.20.0.0/24']}
+        'server_ip': '10.213.0.1', 'client_ip': '10.213.0.2', 'server_ip6': None, 'client_ip6': None,
+        'subnets': ['172.20.0.0/24']}
 
 
 def test_the_inventory_may_override_address_and_port():
@@ -39,7 +40,7 @@ def forged_pair(**pair):
 
 
 @pytest.mark.parametrize('published, words', [
-    (view(subnets=['10.77.0.0/24; touch /tmp/pwned #']), 'not an IPv4 network'),
+    (view(subnets=['10.77.0.0/24; touch /tmp/pwned #']), 'not an IPv4 or IPv6 network'),
     (view(subnets=['172.21.0.0/16']), 'overlaps 172.21.1.0/24 on this client (eth1)'),
     (view(subnets=['192.168.213.0/25']), 'overlaps 192.168.213.0/24 on this client (eth0)'),
     (view(subnets=['0.0.0.0/0']), 'not a routable unicast network'),
@@ -75,3 +76,46 @@ def test_sshd_settings_that_differ_from_the_drop_in_are_named():
     assert pppssh.sshd_overrides(effective.replace('Password', 'X'), expected) == [
         'passwordauthentication (unset) (pppssh sets no)']
     assert pppssh.sshd_overrides(effective.replace('yes', 'no'), expected) == []
+
+
+def test_a_dual_stack_view_comes_back_canonical_with_the_subnets_of_both_families():
+    result = link(forged_pair(server_ip6='FD13:213::1', client_ip6='fd13:213::2'),)
+    assert (result['server_ip6'], result['client_ip6']) == ('fd13:213::1', 'fd13:213::2')
+    result = link(view(subnets=['172.20.0.0/24', 'fd22::/64']))
+    assert result['subnets'] == ['172.20.0.0/24'], 'an IPv4-only link routes no IPv6 subnet'
+
+
+def test_an_ipv6_only_view_keeps_only_its_ipv6_subnets():
+    result = link(dict(forged_pair(server_ip=None, client_ip=None, server_ip6='fd13:213::1', client_ip6='fd13:213::2'),
+                       subnets=['172.20.0.0/24', 'fd22::/64']))
+    assert (result['server_ip'], result['client_ip']) == (None, None)
+    assert result['subnets'] == ['fd22::/64']
+
+
+@pytest.mark.parametrize('pair, words', [
+    (dict(server_ip6='fd13:213::1'), 'no usable address pair'),
+    (dict(server_ip=None, client_ip=None), 'no usable address pair'),
+    (dict(server_ip6='fd13:213::1', client_ip6='fd13:213::1 nodad'), 'not an IPv6 address'),
+    (dict(server_ip6='fe80::1', client_ip6='fd13:213::2'), 'cannot be a point-to-point address'),
+])
+def test_forged_ipv6_pairs_are_refused(pair, words):
+    with pytest.raises(AnsibleFilterError) as info:
+        link(forged_pair(**pair))
+    assert words in str(info.value) and str(info.value).startswith('c1'), str(info.value)
+
+
+def test_by_family_splits_addresses_and_networks_keeping_their_order():
+    assert pppssh.by_family(['10.213.0.2', None, 'fd13:213::2', '172.21.1.0/24', '', 'fd21:1::/64']) == {
+        'ip': ['10.213.0.2', '172.21.1.0/24'], 'ip6': ['fd13:213::2', 'fd21:1::/64']}
+    assert pppssh.by_family([]) == {'ip': [], 'ip6': []}
+    with pytest.raises(AnsibleFilterError, match='not an address or network'):
+        pppssh.by_family(['10.0.0.0/24; id'])
+
+
+def test_the_role_and_the_module_write_the_same_ipv6_options():
+    assert pppssh.pppd_ipv6_options(None, None) == ['noipv6']
+    assert pppssh.pppd_ipv6_options('fd13:213::1', 'FD13:213::2') == [
+        '+ipv6', 'ipv6 ::1,::2', 'set PPPSSH_LOCAL6=fd13:213::1', 'set PPPSSH_REMOTE6=fd13:213::2']
+    with pytest.raises(AnsibleFilterError, match='not an IPv6 address'):
+        pppssh.pppd_ipv6_options('fd13:213::1\nplugin x.so', 'fd13:213::2')
+    assert pppssh.ipv6_up_hook() == pppssh.ipv6_up_hook('ignored') and 'PPPSSH_LOCAL6' in pppssh.ipv6_up_hook()
