@@ -89,9 +89,11 @@ def _cause(end, now):
 
 
 def _addresses(end):
-    if not end or not (end.get('local_ip') or end.get('remote_ip')):
-        return '-'
-    return '%s <-> %s' % (end.get('local_ip') or '?', end.get('remote_ip') or '?')
+    """'10.213.0.2 <-> 10.213.0.1', the IPv6 pair after it on a dual-stack link, or '-'."""
+    pairs = ['%s <-> %s' % (end.get(local) or '?', end.get(remote) or '?')
+             for local, remote in (('local_ip', 'remote_ip'), ('local_ip6', 'remote_ip6'))
+             if end and (end.get(local) or end.get(remote))]
+    return ', '.join(pairs) or '-'
 
 
 def _bytes(end):

@@ -290,7 +290,8 @@ def read_link(name, run_command, state_file=SERVER_STATE_FILE, boot=None):
         report.update(client=entry.get('host'),
                       config={'name': name, 'interface': interface, 'peers_file': peers_file,
                               'account': entry.get('account'), 'local_ip': entry.get('server_ip'),
-                              'remote_ip': entry.get('client_ip')})
+                              'remote_ip': entry.get('client_ip'), 'local_ip6': entry.get('server_ip6'),
+                              'remote_ip6': entry.get('client_ip6')})
     return report
 
 

@@ -164,3 +164,16 @@ def test_skipped_pings_show_no_ping_columns_unless_asked():
     result = plugin.fleet_status(variables, ['oclient1', 'oclient2.example.org'], ['oserver'], now=NOW, pinged=True)
     assert result['lines'][0].endswith('ping to server  ping to client')
     assert result['rows'][0]['ping_to_server'] == '-'
+
+
+@pytest.mark.parametrize('end, text', [
+    ({'local_ip': '10.213.0.2', 'remote_ip': '10.213.0.1'}, '10.213.0.2 <-> 10.213.0.1'),
+    ({'local_ip': '10.213.0.2', 'remote_ip': '10.213.0.1', 'local_ip6': 'fd13:213::2', 'remote_ip6': 'fd13:213::1'},
+     '10.213.0.2 <-> 10.213.0.1, fd13:213::2 <-> fd13:213::1'),
+    ({'local_ip': None, 'remote_ip': None, 'local_ip6': 'fd13:214::2', 'remote_ip6': 'fd13:214::1'},
+     'fd13:214::2 <-> fd13:214::1'),
+    ({'local_ip': None, 'remote_ip': None}, '-'),
+    (None, '-'),
+])
+def test_the_addresses_column_shows_each_family_a_link_carries(end, text):
+    assert fleet._addresses(end) == text
