@@ -3,11 +3,12 @@
 
 The rig itself is driven through rigbench (the wrapper over tests/integration/guests.py).
 """
-import importlib.util
+import importlib
 import json
 import os
 import re
 import shlex
+import sys
 import time
 
 import rigbench as rb
@@ -33,15 +34,16 @@ REUSE = os.environ.get('BENCH_REUSE')                                  # debuggi
 
 
 def load_module_utils(name):
-    path = os.path.join(rb.REPO, 'plugins', 'module_utils', name + '.py')
-    spec = importlib.util.spec_from_file_location('pppssh_bench_' + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A module_utils module of this checkout, imported as the collection's (make bench links
+    .build/collections/ansible_collections/pppssh/vpn to it)."""
+    root = os.path.join(rb.REPO, '.build', 'collections')
+    if root not in sys.path:
+        sys.path.append(root)
+    return importlib.import_module('ansible_collections.pppssh.vpn.plugins.module_utils.' + name)
 
 
-commands = load_module_utils('commands')
 options = load_module_utils('options')
+commands = load_module_utils('commands')
 
 
 # ---------------------------------------------------------------- setup
