@@ -119,6 +119,13 @@ class Supervisor(object):
     def start(self, connect_timeout):
         """Start pppd from the peers file and wait for IPCP; on failure stop it and raise."""
         offset = link.log_size(self.name)
+        # A deliberate start is not a redial: it clears the dialler's streak (commands.BACKOFF_SCRIPT).
+        # Else a start within a minute of five quick dials first slept up to 30 s and could miss its
+        # connect_timeout.
+        try:
+            os.unlink(commands.dial_state_path(self.name))
+        except OSError:
+            pass
         if self.kind == 'systemd':
             self._run(['systemctl', 'reset-failed', commands.systemd_unit(self.name)])
             rc, out, err = self._run(['systemctl', 'start', commands.systemd_unit(self.name)])

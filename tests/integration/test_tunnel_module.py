@@ -84,6 +84,15 @@ def test_restarted_always_cycles(tunnel):
     assert len(CLIENT.processes('pppd')) == 1
 
 
+def test_a_deliberate_start_is_not_held_back_by_the_redial_backoff(tunnel):
+    # A streak of ten quick dials a moment ago: pppd's own next redial would first sleep 30 s.
+    CLIENT.sh('mkdir -p /run/pppssh && echo "$(date +%s) 10" > /run/pppssh/howto.dial')
+    result = tunnel(state='restarted')[0]
+    assert result.get('failed') is not True and result['state'] == 'up', result.get('msg')
+    # The module cleared the streak: the one dial of this start counted from zero.
+    assert CLIENT.out('cat /run/pppssh/howto.dial').split()[1] == '0'
+
+
 def test_stopped_removes_interface_and_processes(tunnel):
     result = tunnel(state='stopped')[0]
     assert result['changed'] is True and result['state'] == 'down' and result['pid'] is None
