@@ -11,7 +11,7 @@ import time
 import rigbench as rb
 import verdicts
 from lab import (CLIENT, REPS, OUR_LINK, commands, options, our_link_args, start_howto, start_ours,
-                 stop_howto, stop_ours, stop_pidfile_link, upclock)
+                 stop_howto, stop_ours, stop_pidfile_link)
 
 
 def run(results, inv):
@@ -54,7 +54,7 @@ def run(results, inv):
                 runs['ours_pppd_call_exit'].append(got.get('cmd_exit_s'))
                 stop_ours()
             elif what == 'kex':
-                got = upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', 'pppssh-bkex'])
+                got = start_ours('bkex')
                 runs['ours_kex_curve25519_in_guest'].append(got.get('first_reply_s'))
                 stop_pidfile_link('bkex', server_iface='ppp-%s' % OUR_LINK)
             else:

@@ -174,8 +174,11 @@ def start_howto():
     return upclock(HOWTO_PAIR[1], ['/usr/local/bin/vpn-pppssh', 'start'])
 
 
-def start_ours():
-    return upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', commands.peer_name(OUR_LINK)])
+def start_ours(name=OUR_LINK):
+    """``pppd call`` of the link, as the module starts it: without the dialler's streak of earlier
+    dials (the module clears it; pppd's own redials keep it and back off)."""
+    CLIENT.sh('rm -f %s' % commands.dial_state_path(name))
+    return upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', commands.peer_name(name)])
 
 
 def restart_ours_with_deflate(on):
