@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import published
+from ansible_collections.pppssh.vpn.plugins.module_utils import options, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 PAIR_BLOCK = 4   # each pool pair is an aligned block of four: .1 server, .2 client (::1, ::2 for IPv6)
@@ -254,6 +254,12 @@ class Allocator(object):
             if local == remote:
                 self.errors.append('%s: %s must be two different %s addresses, got %s/%s. Fix: give each end its '
                                    'own address' % (host, family.pair_vars, family.name, local, remote))
+                continue
+            if family is IPV6 and options.interface_id(local) == options.interface_id(remote):
+                self.errors.append('%s: %s %s/%s end in the same 64 bits (%s), which IPV6CP cannot tell apart. '
+                                   'Fix: give the two ends different interface identifiers (the last 64 bits), '
+                                   'e.g. ::2 and ::1' % (host, family.pair_vars, local, remote,
+                                                         options.interface_id(local)))
                 continue
             bad = False
             for address in (local, remote):

@@ -129,6 +129,7 @@ def test_a_server_needs_at_least_one_pool(keys):
 @pytest.mark.parametrize('pair, words', [
     (dict(local_ip6='fd99::2'), 'pppssh_client_local_ip6/pppssh_client_remote_ip6: set both, or neither'),
     (dict(local_ip6='fd99::1', remote_ip6='fd99::1'), 'two different IPv6 addresses'),
+    (dict(local_ip6='fd99::2', remote_ip6='fd98::2'), 'end in the same 64 bits (::2)'),
     (dict(local_ip6='fe80::2', remote_ip6='fe80::1'), 'cannot be a point-to-point address'),
     (dict(local_ip6='fd99::', remote_ip6='fd99::1'), 'cannot be a point-to-point address'),
     (dict(local_ip6='10.88.0.2', remote_ip6='10.88.0.1'), 'is not an IPv6 address'),
