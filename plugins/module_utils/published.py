@@ -188,22 +188,22 @@ def ipv4_networks(values, host, field):
     return ip_networks(values, host, field, (4,))
 
 
-def ipv4_address(value, host, field):
+def _tunnel_address(check, value, host, field):
+    """A tunnel end checked by the module's own ``check`` (options._check_ip / _check_ip6), or None."""
     if value is None or value == '':
         return None
     try:
-        return str(options._check_ip(field, value))
+        return str(check(field, value))
     except options.OptionError as exc:
         raise Refusal(host, field, value, exc.problem, exc.fix)
+
+
+def ipv4_address(value, host, field):
+    return _tunnel_address(options._check_ip, value, host, field)
 
 
 def ipv6_address(value, host, field):
-    if value is None or value == '':
-        return None
-    try:
-        return str(options._check_ip6(field, value))
-    except options.OptionError as exc:
-        raise Refusal(host, field, value, exc.problem, exc.fix)
+    return _tunnel_address(options._check_ip6, value, host, field)
 
 
 def host_networks(facts):
