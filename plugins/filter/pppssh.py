@@ -38,8 +38,9 @@ def _old_state(slurped):
 
 
 def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
-                      passwd=None, ipparam='vpn', client_to_client=False, pool6=None):
-    """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table."""
+                      passwd=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
+    """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table,
+    ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage)."""
     clients = []
     for host in client_hosts or []:
         variables = hostvars[host]
@@ -53,7 +54,8 @@ def server_allocation(slurped_state, server, pool, server_subnets, account_prefi
     server_facts = _plain(hostvars[server].get('ansible_facts') or {})
     return allocation.allocate(str(server), pool or None, _plain(server_subnets or []), str(account_prefix),
                                _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
-                               ipparam, bool(client_to_client), pool6 or None)
+                               ipparam, bool(client_to_client), pool6 or None,
+                               _plain(static_clients) if static_clients is not None else None)
 
 
 def by_family(values):

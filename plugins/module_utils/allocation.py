@@ -19,6 +19,14 @@ from ansible_collections.pppssh.vpn.plugins.module_utils import options, publish
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 PAIR_BLOCK = 4   # each pool pair is an aligned block of four: .1 server, .2 client (::1, ::2 for IPv6)
+# Clients Ansible does not manage, listed on the server: their keys, as a published client's fields.
+STATIC_VAR = 'pppssh_server_static_clients'
+STATIC_KEYS = ('name', 'pubkey', 'local_ip', 'remote_ip', 'local_ip6', 'remote_ip6', 'subnets', 'compression')
+# The variable each field of a managed client's published entry comes from (NAME: its link name).
+MANAGED_FIELDS = {'name': 'pppssh_client_name', 'pubkey': '/etc/pppssh/keys/NAME.pub',
+                  'compression': 'pppssh_client_compression', 'local_ip': 'pppssh_client_local_ip',
+                  'remote_ip': 'pppssh_client_remote_ip', 'local_ip6': 'pppssh_client_local_ip6',
+                  'remote_ip6': 'pppssh_client_remote_ip6', 'subnets': 'pppssh_client_subnets'}
 
 
 class Client(object):
@@ -93,8 +101,9 @@ class Allocator(object):
     """Builds the table; collects every error instead of stopping at the first."""
 
     def __init__(self, server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                 accounts=None, ipparam='vpn', client_to_client=False, pool6=None):
+                 accounts=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
         self.server = server
+        self.static_clients = static_clients
         self.client_to_client = bool(client_to_client)
         self.errors = []
         self.ipparam = self._try(published.ipparam, ipparam, server, 'pppssh_server_ipparam')
@@ -149,26 +158,73 @@ class Allocator(object):
                                                                           want[entry['name']]['host'], self.server))
                 continue
             want[entry['name']] = entry
+        for entry in self._static_entries():
+            if entry['name'] in want:
+                self.errors.append('%s: %s %r: the link name is also that of %s. Fix: give the static client '
+                                   'another name, or set pppssh_client_name on %s'
+                                   % (self.server, STATIC_VAR, entry['name'], want[entry['name']]['host'],
+                                      want[entry['name']]['host']))
+                continue
+            want[entry['name']] = entry
         return want
 
-    def _published_entry(self, client):
+    def _static_entries(self):
+        """The entries of pppssh_server_static_clients: hosts Ansible does not manage, validated by the same
+        code as a published client (_published_entry), with errors naming the list and the entry."""
+        found = []
+        if self.static_clients is None:
+            return found
+        if not isinstance(self.static_clients, list):
+            self.errors.append(str(Refusal(self.server, STATIC_VAR, self.static_clients, 'is not a list',
+                                           'give a list of {name, pubkey} entries, e.g. [{name: laptop, '
+                                           'pubkey: "ssh-ed25519 AAAA..."}]')))
+            return found
+        for index, static in enumerate(self.static_clients):
+            field = '%s[%d]' % (STATIC_VAR, index)
+            if not isinstance(static, dict) or 'name' not in static or 'pubkey' not in static:
+                self.errors.append(str(Refusal(self.server, field, static, 'is not a dictionary with a name and a '
+                                               'pubkey', 'write it like {name: laptop, pubkey: "ssh-ed25519 '
+                                               'AAAA..."}')))
+                continue
+            unknown = sorted(str(key) for key in static if key not in STATIC_KEYS)
+            if unknown:
+                self.errors.append(str(Refusal(self.server, field, static, 'has unknown keys %s' % ', '.join(unknown),
+                                               'use only %s' % ', '.join(STATIC_KEYS))))
+                continue
+            label = '%s: %s[%s]' % (self.server, STATIC_VAR, static['name']
+                                    if options.name_problem(static['name']) is None else index)
+            info = dict(static, server=self.server, state='present', key_exists=True)
+            entry = self._try(self._published_entry, Client(label, info), dict(
+                (key, key) for key in STATIC_KEYS))
+            if entry is None:
+                continue
+            if entry['name'] in [other['name'] for other in found]:
+                self.errors.append('%s: %s lists the name %r twice. Fix: give every static client its own name'
+                                   % (self.server, STATIC_VAR, entry['name']))
+                continue
+            found.append(dict(entry, static=True))
+        return found
+
+    def _published_entry(self, client, fields=None):
+        """The entry of a published client (or of a static one: ``fields`` then names its keys)."""
         info, host = client.published, client.host
-        name = published.link_name(info.get('name'), host)
-        pubkey = None
+        fields = fields or dict(MANAGED_FIELDS)
+        name = published.link_name(info.get('name'), host, fields['name'])
+        pubkey, key_field = None, fields['pubkey'].replace('NAME', name)
         if info.get('key_exists', True):
-            pubkey = published.ed25519_public_key(info.get('pubkey'), host, '/etc/pppssh/keys/%s.pub' % name)
-        return {'name': name, 'host': host, 'pubkey': pubkey,
-                'compression': published.compression(info.get('compression', 'none'), host),
-                'local_ip': published.ipv4_address(info.get('local_ip'), host, 'pppssh_client_local_ip'),
-                'remote_ip': published.ipv4_address(info.get('remote_ip'), host, 'pppssh_client_remote_ip'),
-                'local_ip6': published.ipv6_address(info.get('local_ip6'), host, 'pppssh_client_local_ip6'),
-                'remote_ip6': published.ipv6_address(info.get('remote_ip6'), host, 'pppssh_client_remote_ip6'),
-                'subnets': published.ip_networks(info.get('subnets'), host, 'pppssh_client_subnets', (4, 6))}
+            pubkey = published.ed25519_public_key(info.get('pubkey'), host, key_field)
+        return {'name': name, 'host': host, 'pubkey': pubkey, 'key_field': key_field,
+                'compression': published.compression(info.get('compression', 'none'), host, fields['compression']),
+                'local_ip': published.ipv4_address(info.get('local_ip'), host, fields['local_ip']),
+                'remote_ip': published.ipv4_address(info.get('remote_ip'), host, fields['remote_ip']),
+                'local_ip6': published.ipv6_address(info.get('local_ip6'), host, fields['local_ip6']),
+                'remote_ip6': published.ipv6_address(info.get('remote_ip6'), host, fields['remote_ip6']),
+                'subnets': published.ip_networks(info.get('subnets'), host, fields['subnets'], (4, 6))}
 
     def _persisted_entry(self, client):
         """A persisted entry of a client that did not run: validated like a published one."""
         for name, old in sorted(self.old_clients.items()):
-            if isinstance(old, dict) and old.get('host') == client.host:
+            if isinstance(old, dict) and old.get('host') == client.host and not old.get('static'):
                 host = '%s (persisted in the state file)' % client.host
                 fixed, fixed6 = old.get('index') is None, old.get('index6') is None
                 return {'name': published.link_name(name, host), 'host': client.host,
@@ -207,9 +263,11 @@ class Allocator(object):
             if entry['pubkey'] is None:
                 continue
             if entry['pubkey'] in owners:
-                self.errors.append('%s: /etc/pppssh/keys/%s.pub holds the same public key as client %s. Fix: give '
-                                   'every client its own key (delete the copied key pair on %s and rerun)'
-                                   % (entry['host'], name, owners[entry['pubkey']], entry['host']))
+                self.errors.append('%s: %s holds the same public key as client %s. Fix: give every client its own '
+                                   'key (%s)' % (entry['host'], entry.get('key_field', 'pubkey'), owners[entry['pubkey']],
+                                                 'generate a key pair on that host and list its public key'
+                                                 if entry.get('static') else
+                                                 'delete the copied key pair on %s and rerun' % entry['host']))
             else:
                 owners[entry['pubkey']] = entry['host']
 
@@ -406,6 +464,10 @@ class Allocator(object):
             clients[name] = dict(pair, host=entry['host'], account=account, pubkey=entry['pubkey'],
                                  compression=entry['compression'],
                                  subnets=[str(subnet) for subnet in entry['subnets']])
+            if entry.get('static'):
+                # Persisted as static: removed from the list, it is removed (never kept like a managed
+                # client that did not run), and no managed host of the same name takes its entry over.
+                clients[name].update(host=name, static=True)
         removed = []
         for name in sorted(set(self.old_clients) - set(clients)):
             # Removed names go into cleanup commands: a tampered state file must not smuggle anything in.
@@ -454,7 +516,7 @@ class Allocator(object):
 
 
 def allocate(server, pool, server_subnets, account_prefix, old_state, clients, server_facts, accounts=None,
-             ipparam='vpn', client_to_client=False, pool6=None):
+             ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
     """The client table of ``server``: {'errors', 'removed', 'rotated', 'removed_accounts', 'ended',
     'ipparam', 'subnets', 'pairs', 'state'}; the last four in canonical form. ``pool`` and ``pool6``
     are the IPv4 and IPv6 pools (either may be None, not both); a client without a pair of some
@@ -463,6 +525,8 @@ def allocate(server, pool, server_subnets, account_prefix, old_state, clients, s
 
     ``clients`` are Client objects for every host of the clients group; ``accounts`` maps
     existing account names to their getent passwd fields (to refuse accounts pppssh did not make).
+    ``static_clients`` is pppssh_server_static_clients: hosts Ansible does not manage, each validated
+    like a published client and persisted with ``static: true``.
     """
     return Allocator(server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
-                     accounts, ipparam, client_to_client, pool6).run()
+                     accounts, ipparam, client_to_client, pool6, static_clients).run()
