@@ -17,7 +17,7 @@ import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, commands, pppd_version, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, bundle, commands, fleet, pppd_version, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 
@@ -205,6 +205,45 @@ def dns_settings(value, host, server_ip=None, field='pppssh_client_dns'):
     return _refused(published.dns_settings, _plain(value), str(host), str(field), server_ip)
 
 
+def client_bundle(slurped_state, name, server, host_key, address, port, client_hosts=None, hostvars=None,
+                  defaults=None, unit=None, supervisor='systemd'):
+    """The client bundle of link ``name`` (module_utils/bundle.py) from ``server``'s slurped state file and
+    host key, or None when that server has no such client. A managed client (a host of ``client_hosts``
+    whose link it is) takes its link options from its inventory variables, else the client role's
+    ``defaults``; ``supervisor`` stands for the role's "auto"."""
+    state = _old_state(slurped_state)
+    content = (host_key or {}).get('content') if isinstance(host_key, dict) else None
+    try:
+        key_text = base64.b64decode(content).decode('utf-8') if content else None
+    except (ValueError, TypeError):
+        key_text = None
+    defaults = _plain(defaults or {})
+    try:
+        entry = bundle.server_entry(state, str(name), str(server))
+        if entry is None:
+            return None
+        host = None
+        if not entry['static']:
+            for candidate in client_hosts or []:
+                if (hostvars[candidate].get('pppssh_client_name') or fleet.default_link_name(candidate)) == name:
+                    host = candidate
+        variables = _plain(dict((key, hostvars[host].get(key)) for key in
+                                ['pppssh_client_%s' % option for option in bundle.LINK_OPTIONS]
+                                + ['pppssh_client_server_address', 'pppssh_client_server_port'])) if host else {}
+        link = {}
+        for option in bundle.LINK_OPTIONS:
+            value = variables.get('pppssh_client_' + option)
+            link[option] = value if value is not None else defaults.get('pppssh_client_' + option)
+        if link.get('supervisor') in (None, 'auto'):
+            link['supervisor'] = supervisor
+        return bundle.make(state, str(name), str(server), key_text,
+                           variables.get('pppssh_client_server_address') or address,
+                           variables.get('pppssh_client_server_port') or port,
+                           link, unit, host is not None)
+    except (Refusal, bundle.BundleError) as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -221,4 +260,5 @@ class FilterModule(object):
             'pppd_problem': pppd_problem,
             'ipparam': ipparam,
             'dns_settings': dns_settings,
+            'client_bundle': client_bundle,
         }
