@@ -153,6 +153,20 @@ def _check_ip6(field, value):
     return str(address)
 
 
+def _check_pair(params, suffix, check, pair, neither):
+    """One family's pair local_ipSUFFIX/remote_ipSUFFIX, each end checked by ``check``: both or neither, never equal."""
+    local_field, remote_field = 'local_ip' + suffix, 'remote_ip' + suffix
+    local = check(local_field, params.get(local_field))
+    remote = check(remote_field, params.get(remote_field))
+    if bool(local) != bool(remote):
+        raise OptionError(local_field if remote else remote_field, 'only one end of the %s is set' % pair,
+                          'set both %s and %s%s' % (local_field, remote_field, neither))
+    if local and local == remote:
+        raise OptionError(remote_field, '%s and %s are both %s' % (local_field, remote_field, local),
+                          'give each end of the tunnel its own address')
+    return local, remote
+
+
 def _check_remote_command(command):
     if not command or not command.strip():
         raise OptionError('remote_command', 'empty remote command',
@@ -197,23 +211,9 @@ def normalise(params):
     if state in ('stopped', 'status', 'absent'):
         return config
 
-    local_ip = _check_ip('local_ip', params.get('local_ip'))
-    remote_ip = _check_ip('remote_ip', params.get('remote_ip'))
-    if bool(local_ip) != bool(remote_ip):
-        raise OptionError('local_ip' if remote_ip else 'remote_ip', 'only one end of the address pair is set',
-                          'set both local_ip and remote_ip, or neither to let the server assign them')
-    if local_ip and local_ip == remote_ip:
-        raise OptionError('remote_ip', 'local_ip and remote_ip are both %s' % local_ip,
-                          'give each end of the tunnel its own address')
-
-    local_ip6 = _check_ip6('local_ip6', params.get('local_ip6'))
-    remote_ip6 = _check_ip6('remote_ip6', params.get('remote_ip6'))
-    if bool(local_ip6) != bool(remote_ip6):
-        raise OptionError('local_ip6' if remote_ip6 else 'remote_ip6', 'only one end of the IPv6 pair is set',
-                          'set both local_ip6 and remote_ip6 to carry IPv6, or neither')
-    if local_ip6 and local_ip6 == remote_ip6:
-        raise OptionError('remote_ip6', 'local_ip6 and remote_ip6 are both %s' % local_ip6,
-                          'give each end of the tunnel its own address')
+    local_ip, remote_ip = _check_pair(params, '', _check_ip, 'address pair',
+                                      ', or neither to let the server assign them')
+    local_ip6, remote_ip6 = _check_pair(params, '6', _check_ip6, 'IPv6 pair', ' to carry IPv6, or neither')
     if local_ip6 and interface_id(local_ip6) == interface_id(remote_ip6):
         raise OptionError('remote_ip6', 'local_ip6 and remote_ip6 end in the same 64 bits (%s)'
                           % interface_id(local_ip6),
