@@ -290,7 +290,8 @@ def readme(config, entry, server, files, managed):
               'link: use one at a time, they share its linkname and pidfile):', '']
     for item in files:
         lines.append('  %-22s %s' % (item['name'], item['about']))
-    lines += ['', 'Before the first start: install -d -m 0700 %s %s' % (KEY_DIR, commands.LOG_DIR),
+    lines += ['', 'Before the first start: install -d -m 0700 %s %s %s/pppssh' % (KEY_DIR, commands.LOG_DIR,
+                                                                             commands.RUN_DIR),
               'Needs: ppp (pppd 2.4.9 or later), openssh-client.', '', 'The private key:']
     if managed:
         lines += ['  This client is managed by Ansible: the pppssh_client role made its key at %s on the'
