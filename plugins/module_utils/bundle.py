@@ -128,7 +128,7 @@ def link_config(params):
         raise BundleError('link %s: %s' % (params.get('name'), exc))
     too_long = commands.pty_too_long(config)
     if too_long:
-        raise BundleError('link %s: the ssh command line is %d bytes once quoted, more than the %d pppd reads. Fix: '
+        raise BundleError('link %s: the ssh command line is %s bytes once quoted, more than the %d pppd reads. Fix: '
                           'shorten ssh_options' % (config['name'], too_long, commands.PPPD_MAX_WORD))
     return config
 
@@ -290,8 +290,8 @@ def readme(config, entry, server, files, managed):
               'link: use one at a time, they share its linkname and pidfile):', '']
     for item in files:
         lines.append('  %-22s %s' % (item['name'], item['about']))
-    lines += ['', 'Before the first start: install -d -m 0700 %s %s %s/pppssh' % (KEY_DIR, commands.LOG_DIR,
-                                                                             commands.RUN_DIR),
+    directories = (KEY_DIR, commands.LOG_DIR, commands.RUN_DIR)
+    lines += ['', 'Before the first start: install -d -m 0700 %s %s %s/pppssh' % directories,
               'Needs: ppp (pppd 2.4.9 or later), openssh-client.', '', 'The private key:']
     if managed:
         lines += ['  This client is managed by Ansible: the pppssh_client role made its key at %s on the'

@@ -148,8 +148,8 @@ def test_the_exported_howto_script_brings_the_link_up_and_down(deployed):
     figures['static_howto_up_s'] = round(time.time() - started, 1)
     out, back = ping(SCLIENT, state['server_ip']), ping(SSERVER, state['client_ip'])
     figures.update(static_howto_ping_to_server_ms=out[1], static_howto_ping_to_client_ms=back[1])
-    print('howto script: %s -> %s %s; %s -> %s %s' % (SCLIENT.name, state['server_ip'], out, SSERVER.name,
-                                                    state['client_ip'], back))
+    print('howto script: %s -> %s %s; %s -> %s %s'
+          % (SCLIENT.name, state['server_ip'], out, SSERVER.name, state['client_ip'], back))
     assert out[0] == 3 and back[0] == 3, (out, back)
     assert len(server_session()[0]) == 1
     assert 'disconnected.' in SCLIENT.out('vpn-pppssh stop')
@@ -168,12 +168,12 @@ def test_the_exported_peers_file_brings_the_link_up_with_pppd_call(deployed):
     figures['static_peers_up_s'] = round(time.time() - started, 1)
     out, back = ping(SCLIENT, state['server_ip']), ping(SSERVER, state['client_ip'])
     figures.update(static_peers_ping_to_server_ms=out[1], static_peers_ping_to_client_ms=back[1])
-    print('peers file: %s -> %s %s; %s -> %s %s' % (SCLIENT.name, state['server_ip'], out, SSERVER.name,
-                                                  state['client_ip'], back))
+    print('peers file: %s -> %s %s; %s -> %s %s'
+          % (SCLIENT.name, state['server_ip'], out, SSERVER.name, state['client_ip'], back))
     assert out[0] == 3 and back[0] == 3, (out, back)
     # The interface and both addresses are the ones the server allocated, from the exported file.
-    assert ('%s peer %s' % (state['client_ip'], state['server_ip'])) in SCLIENT.out('ip -4 -o addr show dev ppp-%s'
-                                                                                      % NAME)
+    addresses = SCLIENT.out('ip -4 -o addr show dev ppp-%s' % NAME)
+    assert '%s peer %s' % (state['client_ip'], state['server_ip']) in addresses, addresses
     assert len(server_session()[0]) == 1
 
 

@@ -112,8 +112,8 @@ def test_the_howto_script_is_valid_shell_with_the_links_addresses(tmp_path):
     recorder = tmp_path / 'pppd'
     recorder.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
     recorder.chmod(0o755)
-    fake = fake.replace('PPPD=/bin/true', 'PPPD=%s' % recorder).replace('mkdir -p /var/log/pppssh /run/pppssh',
-                                                                          'true')
+    fake = fake.replace('PPPD=/bin/true', 'PPPD=%s' % recorder)
+    fake = fake.replace('mkdir -p /var/log/pppssh /run/pppssh', 'true')
     path.write_text(fake)
     argv = subprocess.run(['sh', str(path), 'start'], capture_output=True, text=True,
                           check=True).stdout.splitlines()[1:-1]
