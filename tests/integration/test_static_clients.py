@@ -3,11 +3,13 @@ the server lists it in pppssh_server_static_clients, playbooks/export_client.yml
 the controller, and the unmanaged guest, which is never in the inventory, brings the link up with
 what the bundle holds: the HOWTO-style vpn-pppssh script, then separately `pppd call` with the
 exported peers file. Pings cross both ways. Removed from the list, its session ends and its account
-is refused.
+is refused, while a managed client that did not run (--limit) keeps its link. The bundle of that
+managed client holds byte for byte the peers file and known_hosts line its role wrote.
 
 Guests (addresses 192.168.213.190-199 only):
-  sserver  .190  the pppssh server (site.yml, one converge)
-  sclient  .191  the unmanaged client: its key is made on it, the bundle is copied onto it by ssh
+  sserver   .190  the pppssh server (site.yml, one converge)
+  sclient   .191  the unmanaged client: its key is made on it, the bundle is copied onto it by ssh
+  smanaged  .192  a managed client of the same server (shell init: its role runs supervisor pppd)
 
 PPPSSH_KEEP_GUESTS=1 keeps the guests after the module.
 """
@@ -23,6 +25,7 @@ from guests import REPO, RIG_DIR, Guest, booted, failures, merge_figures, run_pl
 
 SSERVER = Guest('sserver', '192.168.213.190')
 SCLIENT = Guest('sclient', '192.168.213.191')
+SMANAGED = Guest('smanaged', '192.168.213.192')
 NAME = 'sclient'
 ACCOUNT = 'pppssh-%s' % NAME
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
@@ -35,7 +38,7 @@ RTT_RE = re.compile(r'(\d+) received.*?= [\d.]+/([\d.]+)/', re.S)
 
 
 def write_inventory(path, static_clients):
-    """The server alone: the unmanaged client is in no group of it, only in the server's static list."""
+    """The server and the managed client: the unmanaged one is in no group, only in the server's static list."""
     inventory = {'all': {
         'vars': {'ansible_user': 'root', 'ansible_python_interpreter': '/usr/bin/python3',
                  'ansible_ssh_private_key_file': os.path.join(RIG_DIR, 'id_ed25519'),
@@ -43,7 +46,7 @@ def write_inventory(path, static_clients):
         'children': {
             'pppssh_servers': {'hosts': {SSERVER.name: {'ansible_host': SSERVER.ip,
                                                         'pppssh_server_static_clients': static_clients}}},
-            'pppssh_clients': {'hosts': {}},
+            'pppssh_clients': {'hosts': {SMANAGED.name: {'ansible_host': SMANAGED.ip}}},
         }}}
     with open(path, 'w') as handle:
         json.dump(inventory, handle, indent=2)
@@ -73,11 +76,11 @@ def wait_ping(source, address, timeout):
     raise AssertionError('%s: no ping reply from %s within %d s' % (source.name, address, timeout))
 
 
-def server_session():
+def server_session(name=NAME, account=ACCOUNT):
     """(main pppd pids of the link, found by cmdline, ppp-NAME present, pids of the account) on the server.
     With notty, pppd forks a character-shunt child (also a pppd): only the main pppd is counted."""
     text = SSERVER.out('ps -e -o pid=,ppid=,comm=,args=; echo IFACE $(test -e /sys/class/net/ppp-{n} && echo yes); '
-                       'echo ACCOUNT $(pgrep -u {a} 2>/dev/null)'.format(n=NAME, a=ACCOUNT))
+                       'echo ACCOUNT $(pgrep -u {a} 2>/dev/null)'.format(n=name, a=account))
     procs, interface, account = {}, False, []
     for line in text.splitlines():
         words = line.split()
@@ -88,7 +91,7 @@ def server_session():
         elif len(words) >= 3 and words[0].isdigit():
             procs[int(words[0])] = (int(words[1]), words[2], words[3:])
     pids = [pid for pid, (ppid, comm, args) in procs.items()
-            if comm == 'pppd' and procs.get(ppid, (0, ''))[1] != 'pppd' and args[-2:] == ['call', 'pppssh-' + NAME]]
+            if comm == 'pppd' and procs.get(ppid, (0, ''))[1] != 'pppd' and args[-2:] == ['call', 'pppssh-' + name]]
     return sorted(pids), interface, account
 
 
@@ -100,7 +103,7 @@ def client_pppd():
 def deployed(tmp_path_factory):
     work = tmp_path_factory.mktemp('static')
     figures = {}
-    with booted([SSERVER, SCLIENT]):
+    with booted([SSERVER, SCLIENT, SMANAGED]):
         # The private key is made on the unmanaged client and never leaves it; the server gets its public key.
         SCLIENT.sh("install -d -m 0700 /etc/pppssh /etc/pppssh/keys /var/log/pppssh /run/pppssh && "
                    "ssh-keygen -q -t ed25519 -N '' -C me@sclient -f /etc/pppssh/keys/%s" % NAME)
@@ -115,7 +118,13 @@ def deployed(tmp_path_factory):
         assert failures(report) == [], failures(report)
         figures['static_export_s'] = round(seconds, 1)
         bundle = dict((path.name, path.read_text()) for path in (dest / NAME).iterdir())
-        yield {'work': work, 'inventory': inventory, 'bundle': bundle, 'pubkey': pubkey, 'figures': figures}
+        # The managed client's role ran with supervisor "auto", which is pppd on a shell-init guest.
+        report, _seconds, _out = run_playbook_output(inventory, EXPORT, ['-e', 'client=%s' % SMANAGED.name, '-e',
+                                                                         'dest=%s' % dest, '-e', 'supervisor=pppd'])
+        assert failures(report) == [], failures(report)
+        managed = dict((path.name, path.read_text()) for path in (dest / SMANAGED.name).iterdir())
+        yield {'work': work, 'inventory': inventory, 'bundle': bundle, 'managed': managed, 'pubkey': pubkey,
+               'figures': figures}
     merge_figures(TIMINGS, figures)
 
 
@@ -134,6 +143,15 @@ def test_the_bundle_holds_the_links_files_and_no_private_key(deployed):
     assert 'CLIENT_IFIPADDR=%s' % state['client_ip'] in bundle['vpn-pppssh'].splitlines()
     assert "\toption peeraddr '%s'" % state['server_ip'] in bundle['openwrt-network'].splitlines()
     assert deployed['pubkey'].split()[1] in bundle['README']
+
+
+def test_a_managed_clients_bundle_holds_what_its_role_wrote(deployed):
+    managed = deployed['managed']
+    name = SMANAGED.name
+    assert managed['pppssh-%s' % name] == SMANAGED.out('cat /etc/ppp/peers/pppssh-%s' % name)
+    assert managed['known_hosts'] == SMANAGED.out('cat /etc/pppssh/known_hosts')
+    assert 'made its key at /etc/pppssh/keys/%s' % name in managed['README']
+    assert 'PRIVATE KEY' not in ''.join(managed.values())
 
 
 def test_the_exported_howto_script_brings_the_link_up_and_down(deployed):
@@ -179,8 +197,11 @@ def test_the_exported_peers_file_brings_the_link_up_with_pppd_call(deployed):
 
 def test_removed_from_the_list_its_session_ends_and_its_account_is_refused(deployed):
     assert len(server_session()[0]) == 1, 'the peers file link of the previous test is not up'
+    managed_before = server_session(SMANAGED.name, 'pppssh-%s' % SMANAGED.name)[0]
+    assert len(managed_before) == 1
     inventory = write_inventory(str(deployed['work'] / 'removed.json'), [])
-    report, seconds, _out = run_playbook_output(inventory, SITE)
+    # Only the server runs: the managed client did not run, and keeps its entry and its link.
+    report, seconds, _out = run_playbook_output(inventory, SITE, ['--limit', SSERVER.name])
     assert failures(report) == [], failures(report)
     deployed['figures']['static_site_removal_s'] = round(seconds, 1)
     pids, interface, account_pids = server_session()
@@ -188,7 +209,10 @@ def test_removed_from_the_list_its_session_ends_and_its_account_is_refused(deplo
     assert SSERVER.sh('getent passwd %s' % ACCOUNT, check=False).returncode != 0
     assert SSERVER.sh('test -e /etc/ppp/peers/pppssh-%s || test -e /etc/pppssh/authorized_keys/%s'
                       % (NAME, ACCOUNT), check=False).returncode != 0
-    assert NAME not in json.loads(SSERVER.out('cat /etc/pppssh/server-allocations.json'))['clients']
+    clients = json.loads(SSERVER.out('cat /etc/pppssh/server-allocations.json'))['clients']
+    assert NAME not in clients and SMANAGED.name in clients, clients
+    assert server_session(SMANAGED.name, 'pppssh-%s' % SMANAGED.name)[0] == managed_before
+    assert ping(SMANAGED, clients[SMANAGED.name]['server_ip'])[0] == 3
     # The client's pppd (persist) keeps dialling, and is refused: no address on its link, no session.
     SCLIENT.wait_for(lambda: SCLIENT.out('ip -4 -o addr show dev ppp-%s 2>/dev/null; true' % NAME).strip() == '',
                      30, 'the link down on the client')
