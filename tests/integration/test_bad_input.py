@@ -117,6 +117,9 @@ SITE_CASES = [
     ('server_user_of_earlier_versions', {'pppssh_server_user': 'root'}, {}, ['pppssh_server_user', 'root', 'Fix:']),
     ('account_prefix_not_a_user_name', {'pppssh_server_account_prefix': 'Evil '}, {},
      ['pppssh_server_account_prefix', 'Evil fclient1', 'Fix:']),
+    # The fleet's UML kernel has no nftables inet family: forwarding with MSS clamping (the default) needs it.
+    ('forwarding_without_kernel_nftables', {}, {'fclient2': {'pppssh_client_forwarding': True}},
+     ['fclient2', 'cannot load the nftables table', 'Operation not supported', 'pppssh_client_mss_clamp: false']),
 ]
 
 

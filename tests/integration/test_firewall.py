@@ -1,13 +1,17 @@
 """Forwarding, firewall, masquerading and client isolation applied by playbooks/site.yml and
 exercised live on a server that runs Debian's own kernel (QEMU, rig --kernel debian): the UML
 kernel has no nf_tables for the inet family, so these rules could only be syntax-checked there.
-The clients are UML guests (Ansible is several times slower on a TCG guest): their side of the
-anti-spoofing is the strict rp_filter, which UML has; the client's own nft table is checked where
-the kernel has inet tables (set PPPSSH_FIREWALL_CLIENT_KERNEL=debian to run kclient1 on QEMU too).
+kclient1 runs Debian's kernel too: its own nft table (anti-spoofing, firewall, MSS clamping) is
+checked live, and a host behind it downloads through a tunnel whose MTU is below the LANs'.
+kclient2 is a UML guest (Ansible is several times slower on a TCG guest): its side of the
+anti-spoofing is the strict rp_filter, which UML has, and it forwards without MSS clamping
+(UML has no nftables inet family; PPPSSH_FIREWALL_CLIENT_KERNEL=uml runs kclient1 on UML too,
+without the client table and the download test).
 
 Guests (addresses 192.168.213.150-159 only), each with a LAN host in a network namespace:
   kserver   .150  Debian kernel  server, LAN 172.20.0.0/24 (host .10), forwarding + firewall, shaper
-  kclient1  .151  UML            client, LAN 172.21.1.0/24 (host .10), forwarding
+  kclient1  .151  Debian kernel  client, LAN 172.21.1.0/24 (host .10), forwarding + firewall, tunnel MTU 1280,
+                                 outer MTU 1280
   kclient2  .152  UML            client, LAN 172.21.2.0/24 (host .10), forwarding
 """
 import json
@@ -22,10 +26,12 @@ SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 SERVER = Guest('kserver', '192.168.213.150')
 CLIENT1 = Guest('kclient1', '192.168.213.151')
 CLIENT2 = Guest('kclient2', '192.168.213.152')
-KERNEL = {'kserver': 'debian', 'kclient1': os.environ.get('PPPSSH_FIREWALL_CLIENT_KERNEL', 'uml'),
+KERNEL = {'kserver': 'debian', 'kclient1': os.environ.get('PPPSSH_FIREWALL_CLIENT_KERNEL', 'debian'),
           'kclient2': 'uml'}
 CLIENT_NFT = KERNEL['kclient1'] == 'debian'
 LAN = {'kserver': '172.20.0', 'kclient1': '172.21.1', 'kclient2': '172.21.2'}
+# Below the LANs' 1500: forwarded TCP must be clamped to it (mru: what the server may send to kclient1).
+TUNNEL_MTU = 1280
 
 
 def add_lan(guest):
@@ -53,9 +59,12 @@ def write_inventory(path, **server_extra):
             'pppssh_servers': {'hosts': {SERVER.name: server}},
             'pppssh_clients': {'hosts': {
                 CLIENT1.name: {'ansible_host': CLIENT1.ip, 'pppssh_client_subnets': ['172.21.1.0/24'],
-                               'pppssh_client_forwarding': True, 'pppssh_client_firewall': CLIENT_NFT},
+                               'pppssh_client_forwarding': True, 'pppssh_client_firewall': CLIENT_NFT,
+                               'pppssh_client_mss_clamp': CLIENT_NFT,
+                               'pppssh_client_mtu': TUNNEL_MTU, 'pppssh_client_mru': TUNNEL_MTU},
+                # UML: no nftables inet family, so no table (and no MSS clamping) on this client
                 CLIENT2.name: {'ansible_host': CLIENT2.ip, 'pppssh_client_subnets': ['172.21.2.0/24'],
-                               'pppssh_client_forwarding': True},
+                               'pppssh_client_forwarding': True, 'pppssh_client_mss_clamp': False},
             }},
         }}}
     with open(path, 'w') as handle:
@@ -76,6 +85,8 @@ def fleet(tmp_path_factory):
             # A TCG guest boots in ~20 s on an idle host and took minutes at load 12 or more.
             rig('wait', guest.name, '600' if KERNEL[guest.name] == 'debian' else '240')
             add_lan(guest)
+        if CLIENT_NFT:
+            CLIENT1.sh('ip link set eth0 mtu 1280')  # the outer link too (the ssh stream under the tunnel)
         report, _seconds = run_playbook(write_inventory(str(tmp_path_factory.mktemp('fw') / 'inv.json')), SITE)
         assert failures(report) == []
         yield str(tmp_path_factory.mktemp('fw2'))
@@ -125,12 +136,13 @@ def test_clients_do_not_reach_each_other_and_the_drop_is_counted(fleet):
         CLIENT1.sh('ip route replace %s dev ppp-kclient1' % route)
     before = counter(SERVER, 'pppssh_server', 'forward', 'iifname "ppp-*" counter')
     try:
+        # (with its own firewall on, kclient1 already drops what its LAN sends: not a server subnet)
         assert not lan_ping(CLIENT1, '172.21.2.10', count=3), 'client1 LAN reached client2 LAN'
-        assert CLIENT1.sh('ping -n -q -c 2 -W 2 %s' % local2, check=False).returncode != 0
+        assert CLIENT1.sh('ping -n -q -c 3 -W 2 %s' % local2, check=False).returncode != 0
     finally:
         for route in routes:
             CLIENT1.sh('ip route del %s dev ppp-kclient1' % route, check=False)
-    assert counter(SERVER, 'pppssh_server', 'forward', 'iifname "ppp-*" counter') >= before + 5
+    assert counter(SERVER, 'pppssh_server', 'forward', 'iifname "ppp-*" counter') >= before + 3
 
 
 def test_a_spoofed_source_is_dropped_on_the_server(fleet):
@@ -185,6 +197,91 @@ def udp_source_seen(receiver, sender, address):
               "[s.sendto(b\"x\", (\"%s\", 9999)) for _ in range(3)]'" % address)
     receiver.wait_for(lambda: receiver.out('cat /tmp/udp-source').strip() != '', 15, 'a datagram')
     return receiver.out('cat /tmp/udp-source').strip()
+
+
+# Run in the LAN behind a client: fetch URL, print "BYTES SECONDS ERROR"; a read that waits READ_TIMEOUT s
+# for the next bytes counts as a stall.
+DOWNLOAD = r'''
+import socket, sys, time, urllib.request
+url, read_timeout = sys.argv[1], float(sys.argv[2])
+got, error, started = 0, '-', time.time()
+try:
+    with urllib.request.urlopen(url, timeout=read_timeout) as reply:
+        while True:
+            chunk = reply.read(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+except (OSError, socket.timeout) as exc:
+    error = type(exc).__name__
+print(got, round(time.time() - started, 1), error)
+'''
+DOWNLOAD_SIZE = 10 * 1024 * 1024
+
+
+def download(read_timeout):
+    """(bytes, seconds, error) of a download of 10 MB by the host behind kclient1 from the host behind kserver."""
+    words = CLIENT1.out("ip netns exec lan python3 /tmp/download.py http://172.20.0.10:8080/big %d"
+                        % read_timeout, timeout=600).split()
+    return int(words[0]), float(words[1]), words[2]
+
+
+@pytest.fixture
+def path_mtu_black_hole(fleet):
+    """A web server behind kserver whose LAN drops ICMP "fragmentation needed": the path-MTU black
+    hole a middlebox makes. Without MSS clamping, its full-size segments then never cross the tunnel."""
+    if not CLIENT_NFT:
+        pytest.skip('kclient1 runs UML (PPPSSH_FIREWALL_CLIENT_KERNEL=uml): no nftables for the clamp')
+    SERVER.sh('mkdir -p /tmp/www && head -c %d /dev/urandom > /tmp/www/big && '
+              '(ip netns exec lan setsid python3 -m http.server 8080 --bind 172.20.0.10 --directory /tmp/www '
+              '>/tmp/www.log 2>&1 </dev/null &) && '
+              'ip netns exec lan nft add table ip blackhole && '
+              'ip netns exec lan nft "add chain ip blackhole input { type filter hook input priority 0; }" && '
+              'ip netns exec lan nft add rule ip blackhole input icmp type destination-unreachable '
+              'icmp code frag-needed counter drop && '
+              # SYNs announcing more than the tunnel can carry (the MSS the clamp lowers)
+              'ip netns exec lan nft add rule ip blackhole input tcp dport 8080 tcp flags syn '
+              'tcp option maxseg size gt %d counter' % (DOWNLOAD_SIZE, TUNNEL_MTU - 40))
+    CLIENT1.sh("cat > /tmp/download.py <<'EOF'\n%sEOF" % DOWNLOAD)
+    try:
+        yield
+    finally:
+        SERVER.sh('pkill -f "http.server 8080"; ip netns exec lan nft delete table ip blackhole; '
+                  'nft -f /etc/pppssh/server.nft', check=False)
+        CLIENT1.sh('nft -f /etc/pppssh/client.nft', check=False)
+
+
+def black_hole_counts():
+    """(ICMP "fragmentation needed" dropped, SYNs announcing an MSS too large for the tunnel) at the web server."""
+    text = SERVER.out('ip netns exec lan nft list chain ip blackhole input')
+    return (int(re.search(r'frag-needed counter packets (\d+)', text).group(1)),
+            int(re.search(r'maxseg size > \d+ counter packets (\d+)', text).group(1)))
+
+
+def test_mss_clamping_keeps_a_download_through_a_smaller_tunnel_mtu_from_stalling(path_mtu_black_hole):
+    assert ' mtu %d ' % TUNNEL_MTU in SERVER.out('ip -o link show dev ppp-kclient1')
+    assert 'mtu 1280' in CLIENT1.out('ip -o link show dev eth0')
+    assert 'maxseg size set rt mtu' in CLIENT1.out('nft list chain inet pppssh_client mss')
+    assert 'maxseg size set rt mtu' in SERVER.out('nft list chain inet pppssh_server mss')
+
+    # The control: without the clamp on either end, the download stalls in the black hole.
+    SERVER.sh('nft flush chain inet pppssh_server mss')
+    CLIENT1.sh('nft flush chain inet pppssh_client mss')
+    got, _seconds, error = download(read_timeout=20)
+    assert got < DOWNLOAD_SIZE and error != '-', 'no stall without MSS clamping: %d bytes, %s' % (got, error)
+    dropped, large_syns = black_hole_counts()
+    assert dropped > 0, 'the server LAN never got (and dropped) a "fragmentation needed"'
+    assert large_syns >= 1, 'the unclamped SYN announced no MSS above the tunnel\'s'
+
+    # With the role's tables as written: the SYN fits the tunnel, and the whole file arrives with no
+    # read waiting 60 s.
+    SERVER.sh('nft -f /etc/pppssh/server.nft')
+    CLIENT1.sh('nft -f /etc/pppssh/client.nft')
+    got, seconds, error = download(read_timeout=60)
+    assert (got, error) == (DOWNLOAD_SIZE, '-'), 'clamped download: %d of %d bytes, %s' % (got, DOWNLOAD_SIZE, error)
+    assert black_hole_counts()[1] == large_syns, 'a SYN still announced an MSS above the tunnel\'s'
+    print('10 MB through the clamped %d-byte tunnel in %.1f s (%.2f Mbit/s)'
+          % (TUNNEL_MTU, seconds, DOWNLOAD_SIZE * 8 / seconds / 1e6))
 
 
 def test_client_to_client_and_masquerade_when_asked(fleet):
