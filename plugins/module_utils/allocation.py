@@ -58,9 +58,6 @@ class Family(object):
         self.example = example
         self.name = 'IPv%d' % version
 
-    def address(self, text):
-        return ipaddress.ip_address(text)
-
 
 IPV4 = Family(4, '', 30, '10.213.0.0/24')
 IPV6 = Family(6, '6', 126, 'fd13:213::/64')
@@ -327,18 +324,18 @@ class Allocator(object):
                                        % (host, family.pair_vars, address, self.server, used[address]))
                     bad = True
                 for owner, interface, network in self.networks:
-                    if owner in (self.server, host) and family.address(address) in network:
+                    if owner in (self.server, host) and ipaddress.ip_address(address) in network:
                         self.errors.append('%s: %s: tunnel address %s lies in %s on %s (%s). Fix: choose another pair'
                                            % (host, family.pair_vars, address, network, owner, interface))
                         bad = True
                 for subnet in self.server_subnets:
-                    if family.address(address) in subnet:
+                    if ipaddress.ip_address(address) in subnet:
                         self.errors.append('%s: %s: tunnel address %s lies in pppssh_server_subnets %s. Fix: choose '
                                            'another pair' % (host, family.pair_vars, address, subnet))
                         bad = True
                 used[address] = host
-                if pool is not None and family.address(address) in pool:
-                    reserved.add((int(family.address(address)) - int(pool.network_address)) // PAIR_BLOCK)
+                if pool is not None and ipaddress.ip_address(address) in pool:
+                    reserved.add((int(ipaddress.ip_address(address)) - int(pool.network_address)) // PAIR_BLOCK)
             if not bad:
                 table[name] = {family.index: None, family.server_ip: remote, family.client_ip: local}
         return table, reserved
