@@ -24,6 +24,7 @@ STATIC_VAR = 'pppssh_server_static_clients'
 STATIC_KEYS = ('name', 'pubkey', 'local_ip', 'remote_ip', 'local_ip6', 'remote_ip6', 'subnets', 'compression')
 # The variable each field of a managed client's published entry comes from (NAME: its link name).
 MANAGED_FIELDS = {'name': 'pppssh_client_name', 'pubkey': '/etc/pppssh/keys/NAME.pub',
+                  'next_pubkey': '/etc/pppssh/keys/NAME.next.pub',
                   'compression': 'pppssh_client_compression', 'local_ip': 'pppssh_client_local_ip',
                   'remote_ip': 'pppssh_client_remote_ip', 'local_ip6': 'pppssh_client_local_ip6',
                   'remote_ip6': 'pppssh_client_remote_ip6', 'subnets': 'pppssh_client_subnets'}
@@ -87,6 +88,20 @@ def _pool(pool, server, family):
         raise Refusal(server, family.pool_var, pool, 'is not unicast address space a link can use',
                       'use private space, e.g. %s' % family.example)
     return network
+
+
+def _next_key(text, pubkey, host, field):
+    """The next key of a rotation: one ed25519 line like the current key, and not the current key itself."""
+    next_pubkey = published.ed25519_public_key(text, host, field)
+    if pubkey is None or next_pubkey == published.ed25519_public_key(pubkey, host, field):
+        raise Refusal(host, field, text, 'a next key needs a current key to replace, and must differ from it',
+                      'delete the pending key pair (%s and its .pub) and rerun' % field.replace('.pub', ''))
+    return next_pubkey
+
+
+def _accepted(entry):
+    """The keys a client's account accepts: its current key and, during a rotation, its next one."""
+    return set(key for key in (entry.get('pubkey'), entry.get('next_pubkey')) if isinstance(key, str) and key)
 
 
 def _pair_of(pool, index):
@@ -210,7 +225,12 @@ class Allocator(object):
         pubkey, key_field = None, fields['pubkey'].replace('NAME', name)
         if info.get('key_exists', True):
             pubkey = published.ed25519_public_key(info.get('pubkey'), host, key_field)
-        return {'name': name, 'host': host, 'pubkey': pubkey, 'key_field': key_field,
+        next_pubkey = None
+        if 'next_pubkey' in fields and info.get('next_pubkey') is not None:
+            # A key rotation under way: the client's next key, authorized beside the current one until
+            # the client has switched to it (see _next_key).
+            next_pubkey = _next_key(info.get('next_pubkey'), pubkey, host, fields['next_pubkey'].replace('NAME', name))
+        return {'name': name, 'host': host, 'pubkey': pubkey, 'key_field': key_field, 'next_pubkey': next_pubkey,
                 'compression': published.compression(info.get('compression', 'none'), host, fields['compression']),
                 'local_ip': published.ipv4_address(info.get('local_ip'), host, fields['local_ip']),
                 'remote_ip': published.ipv4_address(info.get('remote_ip'), host, fields['remote_ip']),
@@ -227,6 +247,8 @@ class Allocator(object):
                 return {'name': published.link_name(name, host), 'host': client.host,
                         'pubkey': published.ed25519_public_key(old.get('pubkey'), host, 'pubkey')
                         if old.get('pubkey') else None,
+                        'next_pubkey': _next_key(old.get('next_pubkey'), old.get('pubkey'), host, 'next_pubkey')
+                        if old.get('next_pubkey') is not None else None,
                         'compression': published.compression(old.get('compression', 'none'), host),
                         'local_ip': published.ipv4_address(old.get('client_ip'), host, 'client_ip') if fixed else None,
                         'remote_ip': published.ipv4_address(old.get('server_ip'), host, 'server_ip') if fixed else None,
@@ -255,18 +277,21 @@ class Allocator(object):
                                        'subnets behind the server' % (self.server, subnet, family.pool_var, pool))
 
     def check_keys(self, want):
+        """No key may open two clients' accounts: every current and every next key (rotation) differs."""
         owners = {}
         for name, entry in sorted(want.items()):
-            if entry['pubkey'] is None:
-                continue
-            if entry['pubkey'] in owners:
-                self.errors.append('%s: %s holds the same public key as client %s. Fix: give every client its own '
-                                   'key (%s)' % (entry['host'], entry.get('key_field', 'pubkey'), owners[entry['pubkey']],
-                                                 'generate a key pair on that host and list its public key'
-                                                 if entry.get('static') else
-                                                 'delete the copied key pair on %s and rerun' % entry['host']))
-            else:
-                owners[entry['pubkey']] = entry['host']
+            for key, field in ((entry['pubkey'], entry.get('key_field', 'pubkey')),
+                               (entry.get('next_pubkey'), MANAGED_FIELDS['next_pubkey'].replace('NAME', name))):
+                if key is None:
+                    continue
+                if key in owners:
+                    self.errors.append('%s: %s holds the same public key as client %s. Fix: give every client its '
+                                       'own key (%s)' % (entry['host'], field, owners[key],
+                                                         'generate a key pair on that host and list its public key'
+                                                         if entry.get('static') else
+                                                         'delete the copied key pair on %s and rerun' % entry['host']))
+                else:
+                    owners[key] = entry['host']
 
     def check_subnets(self, want, pairs):
         """Client subnets may overlap nothing the server routes or holds: another client's subnets,
@@ -461,6 +486,9 @@ class Allocator(object):
             clients[name] = dict(pair, host=entry['host'], account=account, pubkey=entry['pubkey'],
                                  compression=entry['compression'],
                                  subnets=[str(subnet) for subnet in entry['subnets']])
+            if entry.get('next_pubkey'):
+                # Only during a rotation: a state file without one stays byte for byte what it was.
+                clients[name]['next_pubkey'] = entry['next_pubkey']
             if entry.get('static'):
                 # Persisted as static: removed from the list, it is removed (never kept like a managed
                 # client that did not run), and no managed host of the same name takes its entry over.
@@ -470,9 +498,12 @@ class Allocator(object):
             # Removed names go into cleanup commands: a tampered state file must not smuggle anything in.
             if self._try(published.link_name, name, '%s (state file)' % self.server, 'clients') is not None:
                 removed.append(name)
+        # A client's key changed when a key its account accepted is no longer accepted: a new key, or the end of
+        # a rotation (the client switched to its next key). Only the sessions of the dropped keys end: those that
+        # logged in with a key still accepted (its tag recorded by the session entry point) keep running.
         rotated = sorted(name for name in clients if name in self.old_clients
-                         and isinstance(self.old_clients[name], dict)
-                         and self.old_clients[name].get('pubkey') not in (None, clients[name]['pubkey']))
+                         and isinstance(self.old_clients[name], dict) and _accepted(self.old_clients[name])
+                         - _accepted(clients[name]))
         old_accounts = set(old.get('account') for old in self.old_clients.values()
                            if isinstance(old, dict) and old.get('account'))
         removed_accounts = []
@@ -482,10 +513,11 @@ class Allocator(object):
         # Sessions to end: those of removed clients, and those that logged in with a key now replaced.
         ended = [{'name': name, 'account': self.old_clients[name].get('account')} for name in removed
                  if isinstance(self.old_clients[name], dict)] \
-            + [{'name': name, 'account': clients[name]['account']} for name in rotated]
+            + [{'name': name, 'account': clients[name]['account'],
+                'keep_keys': sorted(published.key_tag(key) for key in _accepted(clients[name]))} for name in rotated]
         if self.errors:
             return {'errors': self.errors, 'removed': [], 'rotated': [], 'removed_accounts': [], 'ended': [],
-                    'ipv6': False, 'state': None}
+                    'ipv6': False, 'state': None, 'authorized': {}}
         return {'errors': [], 'removed': removed, 'rotated': rotated, 'removed_accounts': removed_accounts,
                 'ended': ended,
                 'ipparam': self.ipparam, 'subnets': [str(subnet) for subnet in self.server_subnets],
@@ -493,11 +525,24 @@ class Allocator(object):
                 'ipv6': self.pools[IPV6.version] is not None or any(entry['client_ip6'] for entry in clients.values()),
                 # What the clients learn: their pair and account, nothing about the other clients' keys;
                 # with client_to_client, the routes to the others (the pool and their subnets).
-                'pairs': dict((name, {'server_ip': entry['server_ip'], 'client_ip': entry['client_ip'],
-                                      'server_ip6': entry['server_ip6'], 'client_ip6': entry['client_ip6'],
-                                      'account': entry['account'], 'peer_subnets': self.peer_subnets(name, clients)})
-                              for name, entry in clients.items()),
+                'pairs': dict((name, self.view(name, clients)) for name in clients),
+                # The lines of each account's authorized keys: its current key, then its next one during a
+                # rotation, each with the tag its forced command sets (PPPSSH_KEY, see session.py).
+                'authorized': dict((name, [{'pubkey': key, 'tag': published.key_tag(key)}
+                                           for key in (entry['pubkey'], entry.get('next_pubkey')) if key])
+                                   for name, entry in clients.items()),
                 'state': self.state(clients)}
+
+    def view(self, name, clients):
+        """What client ``name`` learns: its pair and account, nothing about the other clients' keys; with
+        client_to_client, the routes to the others; during a rotation, its next key (now accepted)."""
+        entry = clients[name]
+        found = {'server_ip': entry['server_ip'], 'client_ip': entry['client_ip'], 'server_ip6': entry['server_ip6'],
+                 'client_ip6': entry['client_ip6'], 'account': entry['account'],
+                 'peer_subnets': self.peer_subnets(name, clients)}
+        if entry.get('next_pubkey'):
+            found['next_pubkey'] = entry['next_pubkey']
+        return found
 
     def state(self, clients):
         """What the state file keeps. An IPv4-only server writes exactly what it wrote before IPv6 existed,

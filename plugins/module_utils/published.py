@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 import re
 import struct
@@ -121,6 +122,14 @@ def ed25519_public_key(text, host, field):
         raise Refusal(host, field, text, 'the key blob is not a valid ssh-ed25519 public key',
                       'regenerate the key pair with ssh-keygen -t ed25519')
     return '%s %s' % (ED25519, blob)
+
+
+def key_tag(pubkey):
+    """The tag of a canonical public key ('ssh-ed25519 BLOB'): 24 hex digits of the SHA-256 of its blob.
+
+    The server's forced command sets it as PPPSSH_KEY, so the session entry point records which key
+    a session logged in with, and a rotation ends only the sessions of the keys it drops."""
+    return hashlib.sha256(base64.b64decode(pubkey.split()[1])).hexdigest()[:24]
 
 
 def host_key(text, host, field='/etc/ssh/ssh_host_ed25519_key.pub'):

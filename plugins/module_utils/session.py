@@ -8,13 +8,21 @@ processes.py beside it as pppssh_processes.py) and a launcher /usr/local/sbin/pp
 
   pppssh-session NAME                     the forced command of client NAME's key, through its one
                                           sudo rule: end NAME's old session, then become its pppd
-  pppssh-session --stop NAME [--account A]  run by the role as root when NAME is removed or its key
-                                          changes: end every session of NAME, print what ended
+  pppssh-session --stop NAME [--account A] [--keep-key TAG[,TAG]]
+                                          run by the role as root when NAME is removed or its key
+                                          changes: end every session of NAME, print what ended;
+                                          with --keep-key, a live session that logged in with one of
+                                          those keys keeps running (a finished key rotation)
 
 Under a per-client lock, the old session's pppd is ended first (pppd then removes its interface
 and runs its ip-down hooks), then every other process of the client's account (the old sudo,
 shell and sshd session), except the new session's own chain. Because each client has its own
 account, that never touches another client.
+
+Each key's forced command sets PPPSSH_KEY=TAG (published.key_tag: a digest of the public key), which
+sudo drops from the command's environment but keeps in its own: the new session finds it in its
+sudo's /proc/PID/environ and records it, under the lock, in /run/pppssh/session-NAME.key. The
+newest session is the only one, so that record names the key of the live session.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,6 +48,8 @@ LOCK_DIR = '/run/pppssh'
 SYS_NET = '/sys/class/net'
 NAME_RE = re.compile(r'[a-z][a-z0-9_-]{0,10}')
 ACCOUNT_RE = re.compile(r'[a-z_][a-z0-9_-]{0,31}')
+KEY_RE = re.compile(r'[0-9a-f]{24}')
+KEY_VARIABLE = 'PPPSSH_KEY'
 STOP_TIMEOUT_S = 5
 INTERFACE_GONE_S = 5
 # Open lock files, held until this process exits or becomes pppd (exec closes them: they are not
@@ -85,6 +95,12 @@ def end_session(name, account, keep=(), proc='/proc', sys_net=SYS_NET):
     ended = processes.terminate([(pid, lambda pid: processes.is_link_pppd(pid, name, proc)) for pid in pppds],
                                 STOP_TIMEOUT_S)
     processes.wait_until(lambda: not os.path.exists('%s/ppp-%s' % (sys_net, name)), INTERFACE_GONE_S)
+    return ended + end_account(account, keep, proc)
+
+
+def end_account(account, keep=(), proc='/proc'):
+    """End every process of ACCOUNT but ``keep``; the pids that were signalled."""
+    ended = []
     uid = uid_of(account) if account else None
     if uid not in (None, 0):
         def still_his(pid):
@@ -92,6 +108,39 @@ def end_session(name, account, keep=(), proc='/proc', sys_net=SYS_NET):
         ended += processes.terminate([(pid, still_his) for pid in processes.processes_of_uid(uid, proc)
                                       if pid not in keep], STOP_TIMEOUT_S)
     return ended
+
+
+def session_key(pid, proc='/proc'):
+    """The PPPSSH_KEY tag the forced command set, from the nearest ancestor of ``pid`` (our sudo) that
+    holds it in its environment; None when there is none (a key line of an earlier version)."""
+    for ancestor in processes.ancestors(pid, proc)[1:]:
+        for item in (processes.read_text('%s/%d/environ' % (proc, ancestor)) or '').split('\0'):
+            variable, _sep, value = item.partition('=')
+            if variable == KEY_VARIABLE:
+                return value if KEY_RE.fullmatch(value) else None
+    return None
+
+
+def key_record(name):
+    return '%s/session-%s.key' % (LOCK_DIR, name)
+
+
+def record_key(name, tag):
+    """Record (under the client's lock) which key the session about to start logged in with."""
+    path = key_record(name)
+    if tag is None:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    with open(path + '.tmp', 'w') as handle:
+        handle.write(tag + '\n')
+    os.rename(path + '.tmp', path)
+
+
+def recorded_key(name):
+    text = processes.read_text(key_record(name))
+    value = (text or '').strip()
+    return value if KEY_RE.fullmatch(value) else None
 
 
 def lock(name):
@@ -112,6 +161,7 @@ def start(name, environ):
         raise Refused('no peers file for %s' % name)
     lock(name)
     ended = end_session(name, account, keep=processes.ancestors(os.getpid()))
+    record_key(name, session_key(os.getpid()))
     if ended:
         sys.stderr.write('pppssh-session: ended the previous session of %s (pids %s)\n'
                          % (name, ' '.join(str(pid) for pid in ended)))
@@ -119,13 +169,40 @@ def start(name, environ):
     os.execv(PPPD, [PPPD, 'call', 'pppssh-%s' % name])
 
 
-def stop(name, account):
+def stop(name, account, keep_keys=(), proc='/proc'):
+    """End NAME's sessions. With ``keep_keys``: when the live session logged in with one of those keys, it
+    keeps running and only the other processes of the account end (logins that have not become the session)."""
     check_name(name)
     if account is not None and not ACCOUNT_RE.fullmatch(account):
         raise Refused('invalid account %r' % (account,))
+    for tag in keep_keys:
+        if not KEY_RE.fullmatch(tag):
+            raise Refused('invalid key tag %r' % (tag,))
     lock(name)
-    ended = end_session(name, account, keep=processes.ancestors(os.getpid()))
-    sys.stdout.write(json.dumps({'name': name, 'ended': ended}) + '\n')
+    live = processes.link_pppds(name, proc)
+    if keep_keys and len(live) == 1 and recorded_key(name) in keep_keys:
+        keep = processes.ancestors(os.getpid(), proc) + processes.ancestors(live[0], proc)
+        ended, kept = end_account(account, keep, proc), True
+    else:
+        ended, kept = end_session(name, account, keep=processes.ancestors(os.getpid(), proc), proc=proc), False
+        record_key(name, None)
+    sys.stdout.write(json.dumps({'name': name, 'ended': ended, 'kept': kept}) + '\n')
+
+
+def parse_stop(argv):
+    """(name, account, keep_keys) of ``--stop NAME [--account A] [--keep-key TAG[,TAG]]``."""
+    if len(argv) < 2 or argv[0] != '--stop' or len(argv) % 2:
+        raise Refused('usage: pppssh-session NAME | pppssh-session --stop NAME [--account ACCOUNT] [--keep-key TAG[,TAG]]')
+    account, keep_keys = None, []
+    for option, value in zip(argv[2::2], argv[3::2]):
+        if option == '--account' and account is None:
+            account = value
+        elif option == '--keep-key':
+            keep_keys += value.split(',')
+        else:
+            raise Refused('usage: pppssh-session NAME | pppssh-session --stop NAME [--account ACCOUNT] '
+                          '[--keep-key TAG[,TAG]]')
+    return argv[1], account, keep_keys
 
 
 def main(argv, environ=None):
@@ -133,13 +210,12 @@ def main(argv, environ=None):
     try:
         if len(argv) == 1 and not argv[0].startswith('-'):
             start(argv[0], environ)
-        elif len(argv) in (2, 4) and argv[0] == '--stop' and (len(argv) == 2 or argv[2] == '--account'):
+        else:
+            name, account, keep_keys = parse_stop(argv)
             # The clients' sudo rules allow only "pppssh-session NAME"; Ansible's become may use sudo.
             if os.geteuid() != 0:
                 raise Refused('--stop is for root only')
-            stop(argv[1], argv[3] if len(argv) == 4 else None)
-        else:
-            raise Refused('usage: pppssh-session NAME | pppssh-session --stop NAME [--account ACCOUNT]')
+            stop(name, account, keep_keys)
     except Refused as exc:
         sys.stderr.write('pppssh-session: refused: %s\n' % exc)
         return 2

@@ -2,6 +2,7 @@
 and one client with fixed addresses; a rerun changes nothing; removing a client leaves the others up."""
 import json
 import os
+import re
 
 import pytest
 
@@ -110,8 +111,9 @@ def test_server_grants_each_key_its_own_session_only(converged):
         keys = SERVER.out('cat /etc/pppssh/authorized_keys/pppssh-%s' % guest.name)
         lines = [line for line in keys.splitlines() if line.strip() and not line.startswith('#')]
         assert len(lines) == 1, lines
-        assert lines[0].startswith('restrict,command="sudo -n /usr/local/sbin/pppssh-session %s" ssh-ed25519 '
-                                   % guest.name), lines
+        # PPPSSH_KEY: the tag of the key, which the session entry point records (key rotation).
+        assert re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n /usr/local/sbin/pppssh-session %s" '
+                        r'ssh-ed25519 ' % guest.name, lines[0]), lines
 
 
 def shaper(guest, iface):

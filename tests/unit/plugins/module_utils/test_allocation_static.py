@@ -3,6 +3,7 @@ import pytest
 
 from ansible_collections.pppssh.vpn.plugins.module_utils import allocation
 from ansible_collections.pppssh.vpn.plugins.module_utils.allocation import Allocator, Client
+from ansible_collections.pppssh.vpn.plugins.module_utils.published import key_tag
 
 SERVER_FACTS = {'interfaces': ['eth0', 'eth1'],
                 'eth0': {'ipv4': {'address': '192.168.213.60', 'netmask': '255.255.255.0'}},
@@ -81,7 +82,8 @@ def test_a_managed_host_named_like_a_removed_static_client_does_not_inherit_its_
 def test_a_changed_static_key_ends_the_sessions_of_the_old_key(keys):
     first = run([], [{'name': 'laptop', 'pubkey': keys[1]}])
     second = run([], [{'name': 'laptop', 'pubkey': keys[2]}], old=first['state'])
-    assert second['rotated'] == ['laptop'] and second['ended'] == [{'name': 'laptop', 'account': 'pppssh-laptop'}]
+    assert second['rotated'] == ['laptop']
+    assert second['ended'] == [{'name': 'laptop', 'account': 'pppssh-laptop', 'keep_keys': [key_tag(keys[2])]}]
 
 
 def test_static_entries_go_through_the_published_clients_validation(keys, monkeypatch):

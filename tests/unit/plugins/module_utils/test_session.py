@@ -129,3 +129,88 @@ def test_stop_is_for_root_only(monkeypatch, capsys):
     monkeypatch.setattr(session.os, 'geteuid', lambda: 998)
     assert session.main(['--stop', 'a'], environ={}) == 2
     assert 'root only' in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- which key a session logged in with
+
+NEW, OLD = 'a' * 24, 'b' * 24
+
+
+def tagged(proc, sudo_pid, tag):
+    """The forced command's PPPSSH_KEY, which sudo keeps in its own environment (not the command's)."""
+    (proc.root / str(sudo_pid) / 'environ').write_text('SSH_CONNECTION=x\0PPPSSH_KEY=%s\0PATH=/bin\0' % tag)
+
+
+def test_the_session_key_comes_from_the_sudo_of_the_session(proc):
+    two_sessions(proc)
+    proc.add(202, 'python3', 201, ['python3', '-I', 'pppssh_session.py', 'a'])
+    assert session.session_key(202, str(proc.root)) is None
+    tagged(proc, 201, NEW)
+    assert session.session_key(202, str(proc.root)) == NEW
+    # Not a tag: nothing recorded, so a rotation ends that session.
+    tagged(proc, 201, 'x; rm -rf /')
+    assert session.session_key(202, str(proc.root)) is None
+
+
+@pytest.fixture
+def records(tmp_path, monkeypatch):
+    monkeypatch.setattr(session, 'LOCK_DIR', str(tmp_path / 'run'))
+    monkeypatch.setattr(session, 'lock', lambda name: None)
+    (tmp_path / 'run').mkdir()
+    return tmp_path / 'run'
+
+
+def live_session(proc):
+    """Link a's live session (sshd, sudo, pppd and its shunt child), a pending login, and the --stop caller."""
+    proc.add(100, 'sshd', 1, ['sshd: pppssh-a'], uid=ACCOUNT_UID)
+    proc.add(101, 'sudo', 100, ['sudo', '-n', '/usr/local/sbin/pppssh-session', 'a'], uid=ACCOUNT_UID)
+    proc.add(102, 'pppd', 101, ['/usr/sbin/pppd', 'call', 'pppssh-a'])
+    proc.add(103, 'pppd', 102, ['/usr/sbin/pppd', 'call', 'pppssh-a'])
+    proc.add(200, 'sshd', 1, ['sshd: pppssh-a'], uid=ACCOUNT_UID)
+    proc.add(500, 'python3', 1, ['python3', 'pppssh_session.py', '--stop', 'a'])
+
+
+def stop(proc, monkeypatch, capsys, keep_keys):
+    monkeypatch.setattr(session.os, 'getpid', lambda: 500)
+    session.stop('a', 'pppssh-a', keep_keys, proc=str(proc.root))
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_live_session_of_a_kept_key_survives_the_end_of_a_rotation(proc, records, monkeypatch, capsys):
+    live_session(proc)
+    session.record_key('a', NEW)
+    assert session.recorded_key('a') == NEW
+    result = stop(proc, monkeypatch, capsys, [NEW])
+    # Only the login that has not become the session ends.
+    assert result == {'name': 'a', 'ended': [200], 'kept': True}
+    assert sorted(int(p.name) for p in proc.root.iterdir()) == [100, 101, 102, 103, 500]
+
+
+@pytest.mark.parametrize('recorded', [OLD, None])
+def test_a_session_of_a_dropped_or_unknown_key_ends(proc, records, monkeypatch, capsys, recorded):
+    live_session(proc)
+    session.record_key('a', recorded)
+    result = stop(proc, monkeypatch, capsys, [NEW])
+    assert result['kept'] is False and sorted(result['ended']) == [100, 101, 102, 103, 200]
+    assert session.recorded_key('a') is None
+
+
+def test_without_kept_keys_stop_ends_the_session_whatever_its_key(proc, records, monkeypatch, capsys):
+    live_session(proc)
+    session.record_key('a', NEW)
+    assert stop(proc, monkeypatch, capsys, [])['kept'] is False
+
+
+@pytest.mark.parametrize('argv', [['--stop', 'a', '--keep-key'], ['--stop', 'a', '--keep-key', 'x'],
+                                  ['--stop', 'a', '--keep-key', NEW + ',../x'],
+                                  ['--stop', 'a', '--account', 'b', '--account', 'c']])
+def test_bad_stop_arguments_are_refused(argv, capsys, monkeypatch):
+    monkeypatch.setattr(session.os, 'geteuid', lambda: 0)
+    monkeypatch.setattr(session, 'lock', lambda name: pytest.fail('locked before the arguments were checked'))
+    assert session.main(argv, environ={}) == 2
+    assert 'pppssh-session: refused' in capsys.readouterr().err
+
+
+def test_stop_takes_the_kept_keys_as_one_list():
+    assert session.parse_stop(['--stop', 'a', '--account', 'pppssh-a', '--keep-key', NEW + ',' + OLD]) == \
+        ('a', 'pppssh-a', [NEW, OLD])
