@@ -17,7 +17,8 @@ import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import allocation, bundle, commands, fleet, pppd_version, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import (allocation, bundle, commands, fleet, keys, pppd_version,
+                                                                 published)
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 
@@ -99,9 +100,9 @@ def _refused(function, *args):
 def client_link(server_view, name, host, server, facts, address=None, port=None):
     """What a client may use of its server's published view, validated on the client.
 
-    Returns {address, port, account, ipparam, server_ip, client_ip, server_ip6, client_ip6, subnets} in
-    canonical form (the addresses of a family the link does not carry are None, and so are its subnets
-    left out), or raises: a compromised server must not reach root on its clients through these values.
+    Returns {address, port, account, ipparam, server_ip, client_ip, server_ip6, client_ip6, subnets, next_pubkey}
+    in canonical form (the addresses of a family the link does not carry are None, and so are its subnets
+    left out; next_pubkey is the client's next key, which the server accepts during a rotation), or raises: a compromised server must not reach root on its clients through these values.
     ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port).
     """
     view = _plain(server_view or {})
@@ -144,12 +145,33 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
         'server_ip6': server_ip6,
         'client_ip6': client_ip6,
         'subnets': [str(subnet) for subnet in subnets],
+        'next_pubkey': _refused(published.ed25519_public_key, pair.get('next_pubkey'), source, 'next_pubkey')
+        if pair.get('next_pubkey') is not None else None,
     }
 
 
 def ed25519_public_key(text, host, field):
     """'ssh-ed25519 BLOB' of one public key line, or a failure naming the host and the file."""
     return _refused(published.ed25519_public_key, text, str(host), str(field))
+
+
+def key_plan(wanted, recorded, key_exists, next_exists, host, key_file):
+    """What play 1 does with a link key (module_utils/keys.py): create, keep or rotate it, or a failure naming
+    the host and the variable."""
+    return _refused(keys.plan, _plain(wanted), _plain(recorded), bool(key_exists), bool(next_exists), str(host),
+                    str(key_file))
+
+
+def key_switches(client_hosts, hostvars, server):
+    """Link names of the clients of ``server`` that switched to their next key in this run (play 3 of site.yml):
+    the server then drops their old keys."""
+    found = []
+    for host in client_hosts or []:
+        info = hostvars[host].get('pppssh_client_info')
+        info = _plain(info) if info is not None else None
+        if isinstance(info, dict) and info.get('switched') is True and info.get('server') == server:
+            found.append(str(info.get('name')))
+    return sorted(found)
 
 
 def ed25519_host_key(text, host):
@@ -254,6 +276,8 @@ class FilterModule(object):
             'client_link': client_link,
             'ed25519_public_key': ed25519_public_key,
             'ed25519_host_key': ed25519_host_key,
+            'key_plan': key_plan,
+            'key_switches': key_switches,
             'canonical_networks': canonical_networks,
             'link_name': link_name,
             'sshd_overrides': sshd_overrides,

@@ -25,7 +25,7 @@ def test_a_good_view_comes_back_canonical():
     assert link(view(subnets=['172.20.0.0/255.255.255.0'])) == {
         'address': '192.168.213.60', 'port': 22, 'account': 'pppssh-a', 'ipparam': 'vpn',
         'server_ip': '10.213.0.1', 'client_ip': '10.213.0.2', 'server_ip6': None, 'client_ip6': None,
-        'subnets': ['172.20.0.0/24']}
+        'subnets': ['172.20.0.0/24'], 'next_pubkey': None}
 
 
 def test_the_inventory_may_override_address_and_port():
@@ -119,3 +119,24 @@ def test_the_role_and_the_module_write_the_same_ipv6_options():
     with pytest.raises(AnsibleFilterError, match='not an IPv6 address'):
         pppssh.pppd_ipv6_options('fd13:213::1\nplugin x.so', 'fd13:213::2')
     assert pppssh.ipv6_up_hook() == pppssh.ipv6_up_hook('ignored') and 'PPPSSH_LOCAL6' in pppssh.ipv6_up_hook()
+
+
+def test_the_view_names_the_next_key_the_server_accepts(keys):
+    result = link(forged_pair(next_pubkey=keys[1] + ' comment'))
+    assert result['next_pubkey'] == keys[1]
+    with pytest.raises(AnsibleFilterError, match='next_pubkey'):
+        link(forged_pair(next_pubkey='command="id" ' + keys[1]))
+
+
+def test_key_switches_lists_the_clients_of_this_server_that_switched():
+    hostvars = {'c1': {'pppssh_client_info': {'name': 'a', 'server': 'srv', 'switched': True}},
+                'c2': {'pppssh_client_info': {'name': 'b', 'server': 'srv'}},
+                'c3': {'pppssh_client_info': {'name': 'c', 'server': 'other', 'switched': True}},
+                'c4': {}}
+    assert pppssh.key_switches(['c1', 'c2', 'c3', 'c4'], hostvars, 'srv') == ['a']
+
+
+def test_key_plan_fails_naming_the_host_and_the_variable():
+    assert pppssh.key_plan('2', None, True, False, 'c1', '/etc/pppssh/keys/a')['action'] == 'rotate'
+    with pytest.raises(AnsibleFilterError, match='^c1: pppssh_client_key_generation'):
+        pppssh.key_plan('yes', None, True, False, 'c1', '/etc/pppssh/keys/a')
