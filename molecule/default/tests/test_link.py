@@ -8,6 +8,8 @@ fails the run otherwise. The kernel_no_ppp error path is proven on this host by
 tests/integration/test_bad_input.py.
 """
 
+import re
+
 from pppssh_testlib import content_lines, tunnel_status
 
 testinfra_hosts = ['ansible://pppssh_clients']
@@ -65,7 +67,8 @@ def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, alloc
         assert '%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (user, link) \
             in content_lines(server, '/etc/sudoers.d/pppssh')
         keys = content_lines(server, '/etc/pppssh/authorized_keys/%s' % user)
-        assert [k for k in keys if k.startswith('restrict,command="sudo -n /usr/local/sbin/pppssh-session %s" ' % link)]
+        assert [k for k in keys if re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n '
+                                            r'/usr/local/sbin/pppssh-session %s" ' % link, k)]
         pair = allocations[client['server']][link]
         assert '%s:%s' % (pair['server_ip'], pair['client_ip']) \
             in content_lines(server, '/etc/ppp/peers/pppssh-%s' % link)

@@ -31,7 +31,9 @@ def test_authorized_keys_are_root_owned(host, inventory_name, fleet):
 
 
 def test_each_account_holds_one_key_with_its_own_forced_command(host, inventory_name, fleet, hosts):
-    forced = re.compile(r'^restrict,command="sudo -n /usr/local/sbin/pppssh-session ([a-z][a-z0-9_-]{0,10})" '
+    # PPPSSH_KEY: the tag of the key, which the session entry point records (key rotation).
+    forced = re.compile(r'^restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n /usr/local/sbin/pppssh-session '
+                        r'([a-z][a-z0-9_-]{0,10})" '
                         r'(ssh-ed25519) ([A-Za-z0-9+/=]+) pppssh-([a-z][a-z0-9_-]{0,10})$')
     clients = clients_of(fleet, inventory_name)
     assert sorted(host.file(KEYS_DIR).listdir()) == sorted(c['account'] for c in clients)
