@@ -102,7 +102,8 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
 
     Returns {address, port, account, ipparam, server_ip, client_ip, server_ip6, client_ip6, subnets, next_pubkey}
     in canonical form (the addresses of a family the link does not carry are None, and so are its subnets
-    left out; next_pubkey is the client's next key, which the server accepts during a rotation), or raises: a compromised server must not reach root on its clients through these values.
+    left out; next_pubkey is the client's next key, which the server accepts during a rotation), or raises:
+    a compromised server must not reach root on its clients through these values.
     ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port).
     """
     view = _plain(server_view or {})
