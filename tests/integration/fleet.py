@@ -111,7 +111,8 @@ def write_inventory(path, server_vars=None, client_vars=None):
 
 
 def _running(name):
-    return any(line.split('\t')[0] == name and line.rstrip().endswith('running')
+    # rig list: NAME IP INIT STATE ... (tab-separated; the state is no longer the last column).
+    return any(line.split('\t')[0] == name and 'running' in line.split('\t')[1:]
                for line in rig('list').stdout.splitlines())
 
 
