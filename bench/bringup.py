@@ -4,14 +4,40 @@ The HOWTO's ``vpn-pppssh start`` is the reference of the ratio: a pair whose HOW
 got no reply is measured again once; a reference with a pair that failed twice, or whose
 pairs spread wider than the bound of bench/verdicts.py, is failed and the ratio goal reads
 "not measured".
+
+What IPV6CP costs: the same link twice per pair, through the HOWTO's account on the server (so
+that only the pppd options differ), once IPv4-only and once dual-stack (``+ipv6``, the module's
+``local_ip6``/``remote_ip6``), each timed to its first IPv4 reply. The IPv4-only link is the
+reference of that ratio; a dual-stack start whose IPV6CP did not come up is no reading.
 """
 import os
 import time
 
 import rigbench as rb
 import verdicts
-from lab import (CLIENT, REPS, OUR_LINK, commands, options, our_link_args, start_howto, start_ours,
-                 stop_howto, stop_ours, stop_pidfile_link)
+from lab import (CLIENT, REPS, OUR_LINK, VARIANT_PAIR, VARIANT_PAIR6, commands, options, our_link_args,
+                 start_howto, start_ours, stop_howto, stop_ours, stop_pidfile_link, upclock, variant_config)
+
+# The two links of the IPv6 on/off pair: (name, server pppd options, module options of the client end).
+FAMILY_LINKS = {
+    'ipv4': ('bv4', '', {}),
+    'dual': ('bv6', '+ipv6 ipv6 ::1,::2', {'local_ip6': VARIANT_PAIR6[0], 'remote_ip6': VARIANT_PAIR6[1]}),
+}
+
+
+def start_family_link(what):
+    """Bring up the IPv4-only or the dual-stack link; first IPv4 reply in seconds, None without one
+    (or, dual-stack, without IPV6CP: the link-local address it negotiates never appeared)."""
+    name, _server_args, _params = FAMILY_LINKS[what]
+    CLIENT.sh('rm -f %s' % commands.dial_state_path(name))   # a start, not a redial: no backoff (as start_ours)
+    got = upclock(VARIANT_PAIR[1], ['/usr/sbin/pppd', 'call', commands.peer_name(name)])
+    if got.get('first_reply_s') is not None and what == 'dual':
+        probe = CLIENT.sh('for i in $(seq 50); do ip -6 -o addr show dev ppp-%s | grep -q "inet6 fe80::2[ /]" '
+                          '&& exit 0; sleep 0.1; done; exit 1' % name, check=False)
+        if probe.returncode != 0:
+            got = dict(got, first_reply_s=None, error='IPV6CP did not come up')
+    stop_pidfile_link(name, server_addr=VARIANT_PAIR[1])
+    return got
 
 
 def run(results, inv):
@@ -24,15 +50,18 @@ def run(results, inv):
     kex_options = dict(args.get('ssh_options') or {}, KexAlgorithms='curve25519-sha256')
     kex = dict(args, name='bkex', state='started', ssh_options=kex_options)
     CLIENT.put('/etc/ppp/peers/pppssh-bkex', commands.peers_file(options.normalise(kex)), '0600')
+    for name, server_args, params in FAMILY_LINKS.values():
+        CLIENT.put('/etc/ppp/peers/pppssh-%s' % name, variant_config(name, server_args=server_args, **params), '0600')
     runs = {'howto_in_guest': [], 'ours_in_guest': [], 'ours_kex_curve25519_in_guest': [],
             'ours_ansible_to_first_reply': [], 'ours_ansible_call': [], 'ansible_ping_floor': [],
-            'howto_script_exit': [], 'ours_pppd_call_exit': []}
+            'howto_script_exit': [], 'ours_pppd_call_exit': [], 'ipv4_only_in_guest': [], 'dual_stack_in_guest': []}
     errors, failures = [], []
     howto_problems, retries = {}, []
+    ipv4_problems = {}
     for rep in range(pairs):
         rb.log('bringup pair %d/%d' % (rep + 1, pairs))
         stop_ours()
-        order = ['howto', 'ours', 'kex'] if rep % 2 == 0 else ['kex', 'ours', 'howto']
+        order = ['howto', 'ours', 'kex', 'ipv4', 'dual'] if rep % 2 == 0 else ['dual', 'ipv4', 'kex', 'ours', 'howto']
         if rep < REPS:
             order.insert(rep % 4, 'ansible')
         for what in order:
@@ -53,6 +82,13 @@ def run(results, inv):
                 runs['ours_in_guest'].append(got.get('first_reply_s'))
                 runs['ours_pppd_call_exit'].append(got.get('cmd_exit_s'))
                 stop_ours()
+            elif what in FAMILY_LINKS:
+                got = start_family_link(what)
+                if got.get('first_reply_s') is None:
+                    errors.append('pair %d: the %s link: %s' % (rep + 1, what, got.get('error')))
+                    if what == 'ipv4':
+                        ipv4_problems[rep + 1] = 'no reply across the IPv4-only link: %s' % got.get('error')
+                runs['ipv4_only_in_guest' if what == 'ipv4' else 'dual_stack_in_guest'].append(got.get('first_reply_s'))
             elif what == 'kex':
                 got = start_ours('bkex')
                 runs['ours_kex_curve25519_in_guest'].append(got.get('first_reply_s'))
@@ -87,11 +123,15 @@ def run(results, inv):
     howto = verdicts.reference_status(runs['howto_in_guest'], howto_problems)
     ratios = verdicts.pair_ratios(runs['ours_in_guest'], runs['howto_in_guest']) if howto['ok'] else []
     kex_ratios = [k / o for k, o in zip(runs['ours_kex_curve25519_in_guest'], runs['ours_in_guest']) if k and o]
+    ipv4_only = verdicts.reference_status(runs['ipv4_only_in_guest'], ipv4_problems)
+    dual_ratios = verdicts.pair_ratios(runs['dual_stack_in_guest'], runs['ipv4_only_in_guest']) if ipv4_only['ok'] else []
     under_2s = [o for o in runs['ours_in_guest'] if o is not None and o < 2.0]
     section = {'runs': runs, 'stats': dict((k, rb.stats(v)) for k, v in runs.items()), 'pairs': pairs,
                'ratio_ours_over_howto': rb.stats(ratios), 'ratio_kex_over_ours': rb.stats(kex_ratios),
+               'ratio_dual_stack_over_ipv4_only': rb.stats(dual_ratios),
                'ours_under_2s': '%d of %d' % (len(under_2s), len(runs['ours_in_guest'])), 'errors': errors,
-               'module_start_failures': failures, 'references': {'howto': howto}, 'howto_retries': retries}
+               'module_start_failures': failures, 'references': {'howto': howto, 'ipv4_only': ipv4_only},
+               'howto_retries': retries}
     results.section('bringup', section)
     # leave the product link up for the next sections
     start_ours()

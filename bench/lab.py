@@ -22,6 +22,7 @@ CLIENT = CLIENTS[0]
 HOWTO_USER = 'howto'
 HOWTO_PAIR = ('10.99.9.2', '10.99.9.1')         # client, server ends of the HOWTO script's link
 VARIANT_PAIR = ('10.99.8.2', '10.99.8.1')       # throughput variants
+VARIANT_PAIR6 = ('fd99:8::2', 'fd99:8::1')      # bring-up's dual-stack variant
 OUR_LINK = 'bclient1'                           # the product link (site.yml) of bclient1
 OUR_PEERS = '/etc/ppp/peers/pppssh-%s' % OUR_LINK
 OUTER_RATE_KBIT = 4000
@@ -101,7 +102,7 @@ def setup_main(results):
     rb.log('booting %s and %s' % (SERVER.name, CLIENT.name))
     t0 = time.time()
     rb.destroy([SERVER] + CLIENTS)
-    rb.boot([SERVER, CLIENT], mem='384M')
+    rb.boot([SERVER, CLIENT], mem='384M', ipv6=True)   # IPv6 on: bring-up's dual-stack variant needs it
     boot_s = time.time() - t0
     inv = rb.write_inventory(inventory_path('main.json'), SERVER, [CLIENT])
     report, first = rb.run_playbook(inv, SITE)

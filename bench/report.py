@@ -208,13 +208,17 @@ def markdown(data):
                 row_stats('ours with `ssh_options: {KexAlgorithms: curve25519-sha256}` (in the guest)',
                           s.get('ours_kex_curve25519_in_guest')),
                 row_stats('ratio curve25519 / default key exchange (per pair)', b.get('ratio_kex_over_ours')),
+                row_stats('IPv4-only link through the HOWTO\'s account (in the guest)', s.get('ipv4_only_in_guest')),
+                row_stats('the same link dual-stack, `+ipv6` (IPV6CP beside IPCP; in the guest)',
+                          s.get('dual_stack_in_guest')),
+                row_stats('ratio dual-stack / IPv4-only (per pair)', b.get('ratio_dual_stack_over_ipv4_only')),
                 row_stats('ours end to end: `ansible -m pppssh.vpn.pppssh_tunnel` start to first reply',
                           s['ours_ansible_to_first_reply']),
                 row_stats('`ansible -m pppssh.vpn.pppssh_tunnel` call alone', s['ours_ansible_call']),
                 row_stats('floor: `ansible -m ping` on the same guest', s['ansible_ping_floor']),
                 row_stats('HOWTO script returned (updetach)', s['howto_script_exit']),
                 row_stats('`pppd call` returned (forks at once)', s['ours_pppd_call_exit']), '']
-        out += references_lines(b, 'the HOWTO\'s bring-up, s')
+        out += references_lines(b, 'bring-up, s')
         if b.get('errors'):
             out += ['Errors: ' + '; '.join(b['errors']), '']
 

@@ -94,14 +94,14 @@ def forget_connections(guests):
     CONTROL_GENERATION += 1
 
 
-def boot(guests, mem='256M'):
+def boot(guests, mem='256M', ipv6=False):
     forget_connections(guests)
     rig('image', timeout=1800)
     rig('net-up')
     for guest in guests:
         rig('destroy', guest.name, check=False)
     for guest in guests:
-        rig('start', guest.name, guest.ip, '--fresh', '--mem', mem)
+        rig('start', guest.name, guest.ip, '--fresh', '--mem', mem, *(['--ipv6'] if ipv6 else []))
     for guest in guests:
         rig('wait', guest.name, '180')
 

@@ -158,6 +158,10 @@ def goals(sections):
                      verdict(pair_ratios(runs['ours_in_guest'], runs['howto_in_guest']), 1.0, '<=',
                              _ref(b, 'howto') or {'ok': False, 'problems': ['not validated (older run)']})))
         rows.append(('bring-up: ours under 2.0 s (per pair, s)', verdict(runs['ours_in_guest'], 2.0, '<')))
+        if 'dual_stack_in_guest' in runs:
+            rows.append(('bring-up: dual-stack / IPv4-only <= 1.1 (per pair)',
+                         verdict(pair_ratios(runs['dual_stack_in_guest'], runs['ipv4_only_in_guest']), 1.1, '<=',
+                                 _ref(b, 'ipv4_only'))))
     t = sections.get('throughput')
     if t and 'ours_shipped' in t['runs']:
         rows.append(('throughput: ours as shipped >= 0.85 x raw ssh (per rep)',

@@ -144,3 +144,34 @@ def test_the_summary_names_a_failed_section_and_why():
     assert any(line.startswith('FAILED throughput: reference raw_ssh failed: spread') for line in lines)
     assert lines[-1] == 'bench: 2 section(s) failed'
     assert any(line.startswith('throughput: ours as shipped') and line.endswith('not measured') for line in lines)
+
+
+# ---------------------------------------------------------------- IPv6 on against off (bring-up)
+
+def bringup_with_families(ipv4_only, dual_stack, ipv4_problems=None):
+    section = clean_run()['sections']['bringup']
+    section['runs'].update(ipv4_only_in_guest=ipv4_only, dual_stack_in_guest=dual_stack)
+    section['references']['ipv4_only'] = verdicts.reference_status(ipv4_only, ipv4_problems or {})
+    return {'bringup': section}
+
+
+def test_ipv6cp_within_ten_percent_on_every_pair_is_met():
+    got = goal(bringup_with_families([1.50, 1.40, 1.60], [1.55, 1.45, 1.70]), 'bring-up: dual-stack')
+    assert got['verdict'] == verdicts.MET and got['n'] == 3
+
+
+def test_ipv6cp_slower_by_a_fifth_on_every_pair_is_not_met():
+    got = goal(bringup_with_families([1.50, 1.40, 1.60], [1.80, 1.70, 1.95]), 'bring-up: dual-stack')
+    assert got['verdict'] == verdicts.NOT_MET
+
+
+def test_a_dual_stack_start_without_ipv6cp_is_no_pair():
+    # bringup.py records None when the link-local address never came: that pair counts for nothing.
+    got = goal(bringup_with_families([1.50, 1.40, 1.60], [None, 1.45, 1.70]), 'bring-up: dual-stack')
+    assert got['n'] == 2 and got['verdict'] == verdicts.UNDECIDED
+
+
+def test_a_failed_ipv4_only_reference_leaves_the_ipv6_goal_not_measured():
+    sections = bringup_with_families([1.5, None, 1.6], [1.55, 1.45, 1.70], {2: 'no reply across the IPv4-only link'})
+    got = goal(sections, 'bring-up: dual-stack')
+    assert got['verdict'] == verdicts.NOT_MEASURED and 'IPv4-only' in got['why']
