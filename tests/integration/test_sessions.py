@@ -1,16 +1,20 @@
 """Sessions the server controls (issue "Sessions the server controls"; review M2, M3, L3, L4, L5, L7):
 one session per client and the newest wins, revocation and key rotation end live sessions, a
-hardened pppd, and sshd settings no other drop-in can override. On the fleet of playbooks/site.yml.
+hardened pppd, and sshd settings no other drop-in can override; a key rotation asked for with
+pppssh_client_key_generation (issue 15, "Keys that rotate"). On the fleet of playbooks/site.yml.
 """
+import base64
+import hashlib
+import json
 import time
 
 import pytest
 
 pytest.register_assert_rewrite('fleet')
 from fleet import (  # noqa: E402
-    CLIENTS, FCLIENT1, FCLIENT2, FSERVER, KEEPALIVE_WORST_S, assert_single_link, fingerprint, server_link_pids,
-    site, wait_working, write_inventory)
-from guests import failures  # noqa: E402
+    CLIENTS, FCLIENT1, FCLIENT2, FSERVER, KEEPALIVE_WORST_S, assert_single_link, fingerprint, server_end,
+    server_link_pids, site, wait_working, write_inventory)
+from guests import changed_tasks, failures  # noqa: E402
 
 pytest_plugins = ['fleet']
 # A redial on these slow guests: holdoff 1 s, ssh's key exchange, sudo, PPP negotiation.
@@ -292,3 +296,78 @@ def test_a_refused_client_backs_off_and_comes_back_when_its_key_returns(fleet, f
     finally:
         FSERVER.sh('mv /root/keys.bak %s' % keys)
     wait_one_session(guest, 90)
+
+
+def key_tag(pubkey_line):
+    """published.key_tag: what the forced command sets as PPPSSH_KEY and the session entry point records."""
+    return hashlib.sha256(base64.b64decode(pubkey_line.split()[1])).hexdigest()[:24]
+
+
+def dials(guest):
+    return int(guest.out('grep -c "^pppssh: dial " /var/log/pppssh/%s.log; true' % guest.name).strip() or 0)
+
+
+def longest_gap(ping_log):
+    """Seconds between the two replies furthest apart in a ``ping -D`` log (the link's downtime, plus one interval)."""
+    times = [float(line[1:line.index(']')]) for line in ping_log.splitlines()
+             if line.startswith('[') and ' bytes from ' in line]
+    assert len(times) > 10, ping_log[-2000:]
+    return round(max(b - a for a, b in zip(times, times[1:])), 1)
+
+
+def test_a_raised_key_generation_rotates_the_key_during_traffic_with_one_redial(fleet, tmp_path, fault_timings):
+    guest = FCLIENT2
+    key = '/etc/pppssh/keys/%s' % guest.name
+    wait_one_session(guest, 60)
+    guest.sh('cp {k} /root/rotated-key && chmod 600 /root/rotated-key'.format(k=key))
+    old_pub = guest.out('cat %s.pub' % key).split()[1]
+    before = dials(guest)
+    remote, _local = server_end(guest)
+    # Traffic across the link for the whole run: a ping every 0.2 s, each reply with its time.
+    guest.sh("rm -f /root/rotation-ping.log; (setsid ping -n -D -i 0.2 -W 1 %s >/root/rotation-ping.log 2>&1 &); "
+             "true" % remote)
+    inventory = write_inventory(str(tmp_path / 'inventory.json'),
+                                client_vars={guest.name: {'pppssh_client_key_generation': 2}})
+    try:
+        time.sleep(3)
+        report, seconds, _out = site(inventory)
+        assert failures(report) == [], failures(report)
+        wait_working(guest, 30)
+        time.sleep(2)
+    finally:
+        guest.sh("pkill -f '[p]ing -n -D -i 0.2'; true")
+    fault_timings['rotation_site_run_s'] = round(seconds, 1)
+    redials = dials(guest) - before
+    fault_timings['rotation_redials'] = redials
+    fault_timings['rotation_longest_ping_gap_s'] = longest_gap(guest.out('cat /root/rotation-ping.log'))
+    print('rotation: site.yml %.1f s, %d redial(s), longest gap between ping replies %.1f s'
+          % (seconds, redials, fault_timings['rotation_longest_ping_gap_s']))
+    assert redials <= 1, redials
+    # The client holds the new key and its generation; no next key is left.
+    new_pub = guest.out('cat %s.pub' % key).split()[1]
+    assert new_pub != old_pub
+    assert guest.out('cat %s.generation' % key).strip() == '2'
+    assert guest.sh('ls %s.next %s.next.pub' % (key, key), check=False).returncode != 0
+    # The server accepts only the new key, and its state holds no next key.
+    lines = [line for line in FSERVER.out('cat /etc/pppssh/authorized_keys/%s' % account(guest)).splitlines()
+             if line and not line.startswith('#')]
+    assert len(lines) == 1 and new_pub in lines[0] and 'PPPSSH_KEY=%s ' % key_tag('x ' + new_pub) in lines[0], lines
+    entry = json.loads(FSERVER.out('cat /etc/pppssh/server-allocations.json'))['clients'][guest.name]
+    assert entry['pubkey'].split()[1] == new_pub and 'next_pubkey' not in entry, entry
+    # One session, logged in with the new key; nothing of the old key runs.
+    wait_one_session(guest, 60)
+    assert FSERVER.out('cat /run/pppssh/session-%s.key' % guest.name).strip() == key_tag('x ' + new_pub)
+    # The old key is refused.
+    out = guest.out('timeout 10 ssh -F none -i /root/rotated-key -o IdentitiesOnly=yes -o BatchMode=yes '
+                    '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/pppssh/known_hosts %s@%s '
+                    '</dev/null 2>&1; true' % (account(guest), FSERVER.ip))
+    assert 'Permission denied' in out, out
+    guest.sh('rm -f /root/rotated-key')
+    # A rerun with the same generation rotates nothing and changes nothing.
+    dials_after = dials(guest)
+    report, _seconds, _out = site(inventory)
+    assert failures(report) == [], failures(report)
+    assert changed_tasks(report) == [], changed_tasks(report)
+    assert guest.out('cat %s.pub' % key).split()[1] == new_pub
+    assert dials(guest) == dials_after
+    wait_one_session(guest, 30)
