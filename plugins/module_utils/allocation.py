@@ -226,7 +226,8 @@ class Allocator(object):
         if info.get('key_exists', True):
             pubkey = published.ed25519_public_key(info.get('pubkey'), host, key_field)
         next_pubkey = None
-        if 'next_pubkey' in fields and info.get('next_pubkey') is not None:
+        # No rotation: None, or '' from ansible-core before 2.19, which templates an unset value as ''.
+        if 'next_pubkey' in fields and info.get('next_pubkey') not in (None, ''):
             # A key rotation under way: the client's next key, authorized beside the current one until
             # the client has switched to it (see _next_key).
             next_pubkey = _next_key(info.get('next_pubkey'), pubkey, host, fields['next_pubkey'].replace('NAME', name))

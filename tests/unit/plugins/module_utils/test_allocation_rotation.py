@@ -125,3 +125,11 @@ def test_a_static_client_cannot_carry_a_next_key(keys):
     result = allocation.allocate('srv', '10.213.0.0/24', [], 'pppssh-', None, [], SERVER_FACTS, {},
                                  static_clients=[{'name': 'laptop', 'pubkey': keys[0], 'next_pubkey': keys[1]}])
     assert result['state'] is None and 'unknown keys next_pubkey' in ' '.join(result['errors'])
+
+
+def test_an_empty_next_key_is_no_rotation(keys):
+    # ansible-core before 2.19 publishes the unset next_pubkey ("{{ ... else none }}") as ''.
+    result = run([client('h1', 'a', keys[0], next_key='')])
+    assert result['errors'] == []
+    assert accepted(result, 'a') == [(keys[0], key_tag(keys[0]))]
+    assert 'next_pubkey' not in result['state']['clients']['a']
