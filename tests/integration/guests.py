@@ -99,7 +99,9 @@ def ansible_env(bin_dir=VENV_BIN):
     ansible_facts[...] only (issue 12). Tests that need Ansible's default override it."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_HOST_KEY_CHECKING='False',
                ANSIBLE_PIPELINING='True', ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='json',
-               ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_INJECT_FACT_VARS='False')
+               ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_INJECT_FACT_VARS='False',
+               # ssh's connect timeout (default 10 s): a guest on a host at load 10 once took longer to answer.
+               ANSIBLE_TIMEOUT='30')
     env['PATH'] = bin_dir + os.pathsep + env.get('PATH', '')
     if bin_dir != VENV_BIN:
         # An older controller (a make matrix venv) has ansible-core only: the json callback is
