@@ -6,10 +6,10 @@ exported peers file. Pings cross both ways. Removed from the list, its session e
 is refused, while a managed client that did not run (--limit) keeps its link. The bundle of that
 managed client holds byte for byte the peers file and known_hosts line its role wrote.
 
-Guests (addresses 192.168.213.190-199 only):
-  sserver   .190  the pppssh server (site.yml, one converge)
-  sclient   .191  the unmanaged client: its key is made on it, the bundle is copied onto it by ssh
-  smanaged  .192  a managed client of the same server (shell init: its role runs supervisor pppd)
+Guests (names x*, addresses 192.168.213.190-199 only; test_site_playbook has the s* names):
+  xserver   .190  the pppssh server (site.yml, one converge)
+  xclient   .191  the unmanaged client: its key is made on it, the bundle is copied onto it by ssh
+  xmanaged  .192  a managed client of the same server (shell init: its role runs supervisor pppd)
 
 PPPSSH_KEEP_GUESTS=1 keeps the guests after the module.
 """
@@ -23,10 +23,10 @@ import pytest
 
 from guests import REPO, RIG_DIR, Guest, booted, failures, merge_figures, run_playbook_output
 
-SSERVER = Guest('sserver', '192.168.213.190')
-SCLIENT = Guest('sclient', '192.168.213.191')
-SMANAGED = Guest('smanaged', '192.168.213.192')
-NAME = 'sclient'
+SSERVER = Guest('xserver', '192.168.213.190')
+SCLIENT = Guest('xclient', '192.168.213.191')
+SMANAGED = Guest('xmanaged', '192.168.213.192')
+NAME = 'xclient'
 ACCOUNT = 'pppssh-%s' % NAME
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 EXPORT = os.path.join(REPO, 'playbooks', 'export_client.yml')
@@ -65,6 +65,15 @@ def ping(source, address, count=3):
     out = source.out('ping -n -q -c %d -W 2 %s; true' % (count, address), timeout=60)
     found = RTT_RE.search(out)
     return (int(found.group(1)), float(found.group(2))) if found else (0, None)
+
+
+def assert_pings_both_ways(state, figures, how):
+    """Three replies each way across the unmanaged client's link; the average rtts into ``figures``."""
+    out, back = ping(SCLIENT, state['server_ip']), ping(SSERVER, state['client_ip'])
+    figures.update({'static_%s_ping_to_server_ms' % how: out[1], 'static_%s_ping_to_client_ms' % how: back[1]})
+    print('%s: %s -> %s %s; %s -> %s %s' % (how, SCLIENT.name, state['server_ip'], out, SSERVER.name,
+                                            state['client_ip'], back))
+    assert out[0] == 3 and back[0] == 3, (out, back)
 
 
 def wait_ping(source, address, timeout):
@@ -106,7 +115,7 @@ def deployed(tmp_path_factory):
     with booted([SSERVER, SCLIENT, SMANAGED]):
         # The private key is made on the unmanaged client and never leaves it; the server gets its public key.
         SCLIENT.sh("install -d -m 0700 /etc/pppssh /etc/pppssh/keys /var/log/pppssh /run/pppssh && "
-                   "ssh-keygen -q -t ed25519 -N '' -C me@sclient -f /etc/pppssh/keys/%s" % NAME)
+                   "ssh-keygen -q -t ed25519 -N '' -C me@xclient -f /etc/pppssh/keys/%s" % NAME)
         pubkey = SCLIENT.out('cat /etc/pppssh/keys/%s.pub' % NAME).strip()
         static = [{'name': NAME, 'pubkey': pubkey}]
         inventory = write_inventory(str(work / 'inventory.json'), static)
@@ -164,11 +173,7 @@ def test_the_exported_howto_script_brings_the_link_up_and_down(deployed):
     SCLIENT.sh('vpn-pppssh start </dev/null >/root/howto.log 2>&1', timeout=120)
     wait_ping(SCLIENT, state['server_ip'], 30)
     figures['static_howto_up_s'] = round(time.time() - started, 1)
-    out, back = ping(SCLIENT, state['server_ip']), ping(SSERVER, state['client_ip'])
-    figures.update(static_howto_ping_to_server_ms=out[1], static_howto_ping_to_client_ms=back[1])
-    print('howto script: %s -> %s %s; %s -> %s %s'
-          % (SCLIENT.name, state['server_ip'], out, SSERVER.name, state['client_ip'], back))
-    assert out[0] == 3 and back[0] == 3, (out, back)
+    assert_pings_both_ways(state, figures, 'howto')
     assert len(server_session()[0]) == 1
     assert 'disconnected.' in SCLIENT.out('vpn-pppssh stop')
     SCLIENT.wait_for(lambda: client_pppd() == [], 20, 'the HOWTO link stopped')
@@ -184,11 +189,7 @@ def test_the_exported_peers_file_brings_the_link_up_with_pppd_call(deployed):
     SCLIENT.sh('pppd call pppssh-%s </dev/null >/dev/null 2>&1' % NAME, timeout=60)
     wait_ping(SCLIENT, state['server_ip'], 60)
     figures['static_peers_up_s'] = round(time.time() - started, 1)
-    out, back = ping(SCLIENT, state['server_ip']), ping(SSERVER, state['client_ip'])
-    figures.update(static_peers_ping_to_server_ms=out[1], static_peers_ping_to_client_ms=back[1])
-    print('peers file: %s -> %s %s; %s -> %s %s'
-          % (SCLIENT.name, state['server_ip'], out, SSERVER.name, state['client_ip'], back))
-    assert out[0] == 3 and back[0] == 3, (out, back)
+    assert_pings_both_ways(state, figures, 'peers')
     # The interface and both addresses are the ones the server allocated, from the exported file.
     addresses = SCLIENT.out('ip -4 -o addr show dev ppp-%s' % NAME)
     assert '%s peer %s' % (state['client_ip'], state['server_ip']) in addresses, addresses
