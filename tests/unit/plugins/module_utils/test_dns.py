@@ -72,8 +72,12 @@ def render(name, dns):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters.update(comment=lambda text: '# ' + text, quote=shlex.quote)
     view = published.dns_settings(dns, 'h1', 'pppssh_client_dns', '10.213.0.1')
-    return env.get_template(name).render(ansible_managed='managed', pppssh_client_link='office',
-                                         pppssh_client_ipparam='vpn', pppssh_client_dns_view=view)
+    # Two links: the hooks act on the one with DNS settings only.
+    return env.get_template(name).render(ansible_managed='managed',
+                                         pppssh_client_links_present=[{'name': 'office', 'ipparam': 'vpn'},
+                                                                      {'name': 'backup', 'ipparam': 'vpn'}],
+                                         pppssh_client_links_dns=['office'],
+                                         pppssh_client_views={'office': {'dns': view}, 'backup': {}})
 
 
 def lines(text):
@@ -89,7 +93,8 @@ def test_the_up_hook_configures_the_link_only():
     assert "printf '%s\\n' 'nameserver 10.213.0.1' 'nameserver fd00::35' 'search corp.example' |" in lines(text)
     assert '/etc/resolv.conf' not in text.replace('/etc/resolv.conf left alone', '').replace(
         '/etc/resolv.conf is never written', '')
-    assert '[ "$PPP_IFACE" = "ppp-office" ] || exit 0' in lines(text)
+    assert '"ppp-office vpn")' in lines(text) and 'ppp-backup' not in text
+    assert lines(text).index('*)') > lines(text).index('"ppp-office vpn")')
 
 
 def test_without_domains_the_link_is_the_default_dns_route():
@@ -106,3 +111,14 @@ def test_the_down_hook_reverts_the_link():
     assert subprocess.run(['sh', '-n'], input=text, text=True, check=False).returncode == 0
     assert 'resolvectl revert "$PPP_IFACE" 2>/dev/null' in lines(text)
     assert 'resolvconf -d "$PPP_IFACE.pppssh" 2>/dev/null' in lines(text)
+    assert '"ppp-office vpn") ;;' in lines(text) and 'ppp-backup' not in text
+
+
+def test_the_hooks_leave_a_link_without_dns_alone():
+    for name in ('dns-up.sh.j2', 'dns-down.sh.j2'):
+        script = render(name, {'servers': ['10.0.0.53']})
+        done = subprocess.run(['sh', '-c', script.replace('resolvectl', 'echo resolvectl').replace(
+            'resolvconf -', 'echo resolvconf -').replace('logger', 'echo logger'), name],
+            env={'PATH': os.environ['PATH'], 'PPP_IFACE': 'ppp-backup', 'PPP_IPPARAM': 'vpn'},
+            capture_output=True, text=True, check=False)
+        assert (done.returncode, done.stdout) == (0, ''), (name, done.stdout)
