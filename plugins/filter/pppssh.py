@@ -17,8 +17,8 @@ import ipaddress
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import (allocation, bundle, commands, fleet, keys, pppd_version,
-                                                                 published)
+from ansible_collections.pppssh.vpn.plugins.module_utils import (allocation, bundle, commands, fleet, inventory_links,
+                                                                 keys, pppd_version, published)
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 
@@ -38,20 +38,48 @@ def _old_state(slurped):
                                  '(the next run allocates again) or restore it from a backup')
 
 
+def _link_fields(links, name):
+    """The variables of a published link's keys (allocation.MANAGED_FIELDS) where its pppssh_client_links
+    entry sets them: {'name': 'pppssh_client_links[1].name', ...}; the rest are the host's."""
+    index = inventory_links.index_of(links, name)
+    if index is None:
+        return {}
+    entry = links[index]
+    fields = dict((key, inventory_links.source(entry, index, key))
+                  for key in ('compression', 'local_ip', 'remote_ip', 'local_ip6', 'remote_ip6', 'subnets'))
+    fields['name'] = inventory_links.field(index, 'name')
+    return fields
+
+
 def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
                       passwd=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
     """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table,
-    ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage)."""
+    ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage).
+
+    One allocation.Client per link a client host published (the values of its fact
+    pppssh_client_links_info, {link name: info}); a host without that fact (play 1 did not run there)
+    gives one Client that keeps its persisted entries as its inventory still wants them."""
     clients = []
     for host in client_hosts or []:
         variables = hostvars[host]
-        info = variables.get('pppssh_client_info')
-        clients.append(allocation.Client(
-            host=host,
-            published_info=_plain(info) if info is not None else None,
-            inventory_state=str(variables.get('pppssh_client_state') or 'present'),
-            inventory_server=variables.get('pppssh_client_server') or None,
-            facts=_plain(variables.get('ansible_facts') or {}) if info is not None else {}))
+        state = str(variables.get('pppssh_client_state') or 'present')
+        inventory_server = variables.get('pppssh_client_server') or None
+        links = variables.get('pppssh_client_links')
+        links = _plain(links) if links is not None else None
+        published_links = variables.get('pppssh_client_links_info')
+        if published_links is None:
+            clients.append(allocation.Client(host=host, inventory_state=state, inventory_server=inventory_server,
+                                             links=links))
+            continue
+        published_links = _plain(published_links)
+        facts = _plain(variables.get('ansible_facts') or {})
+        # Not a dictionary: one Client that allocation skips, as any published value that is not one.
+        for info in ([value for _name, value in sorted(published_links.items())]
+                     if isinstance(published_links, dict) else [published_links]):
+            clients.append(allocation.Client(
+                host=host, published_info=info, inventory_state=state, inventory_server=inventory_server,
+                facts=facts, links=links,
+                fields=_link_fields(links, info.get('name')) if isinstance(info, dict) else None))
     server_facts = _plain(hostvars[server].get('ansible_facts') or {})
     return allocation.allocate(str(server), pool or None, _plain(server_subnets or []), str(account_prefix),
                                _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
@@ -164,14 +192,16 @@ def key_plan(wanted, recorded, key_exists, next_exists, host, key_file):
 
 
 def key_switches(client_hosts, hostvars, server):
-    """Link names of the clients of ``server`` that switched to their next key in this run (play 3 of site.yml):
-    the server then drops their old keys."""
+    """Link names of the clients of ``server`` that switched to their next key in this run (play 3 of site.yml
+    marks the link's value of pppssh_client_links_info ``switched: true``): the server then drops their old
+    keys."""
     found = []
     for host in client_hosts or []:
-        info = hostvars[host].get('pppssh_client_info')
-        info = _plain(info) if info is not None else None
-        if isinstance(info, dict) and info.get('switched') is True and info.get('server') == server:
-            found.append(str(info.get('name')))
+        links = hostvars[host].get('pppssh_client_links_info')
+        links = _plain(links) if links is not None else None
+        for info in links.values() if isinstance(links, dict) else []:
+            if isinstance(info, dict) and info.get('switched') is True and info.get('server') == server:
+                found.append(str(info.get('name')))
     return sorted(found)
 
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import options, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import inventory_links, options, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 PAIR_BLOCK = 4   # each pool pair is an aligned block of four: .1 server, .2 client (::1, ::2 for IPv6)
@@ -31,15 +31,26 @@ MANAGED_FIELDS = {'name': 'pppssh_client_name', 'pubkey': '/etc/pppssh/keys/NAME
 
 
 class Client(object):
-    """One client host as the server sees it this run."""
+    """One link of a client host as the server sees it this run (a host with several links gives several).
+
+    ``published_info`` is one value of the host's pppssh_client_links_info, or None when play 1 did not
+    run there; then ``inventory_state``/``inventory_server`` (the host's pppssh_client_state and
+    pppssh_client_server) and ``links`` (its raw pppssh_client_links) say which of its persisted
+    entries it keeps. ``fields`` names the variable of a published key where it is not the short form's
+    (MANAGED_FIELDS), e.g. {'name': 'pppssh_client_links[1].name'}. ``facts`` are the host's."""
 
     def __init__(self, host, published_info=None, inventory_state='present', inventory_server=None,
-                 facts=None):
+                 facts=None, links=None, fields=None):
         self.host = host
-        self.published = published_info        # pppssh_client_info, or None when play 1 did not run there
+        self.published = published_info        # one link's pppssh_client_links_info value, or None
         self.inventory_state = inventory_state
         self.inventory_server = inventory_server
+        self.links = links
+        self.fields = fields or {}
         self.facts = facts or {}
+
+    def field(self, key):
+        return self.fields.get(key) or MANAGED_FIELDS[key]
 
 
 class Family(object):
@@ -145,31 +156,35 @@ class Allocator(object):
     # ---------------------------------------------------------------- who the clients are
 
     def wanted(self):
-        """{link name: entry} of this server's clients: published ones are authoritative; a client of
-        the group that did not run this time (--limit, unreachable) keeps its persisted entry unless
-        its inventory now says absent or another server."""
-        want = {}
+        """{link name: entry} of this server's clients: published links are authoritative (a host that ran
+        keeps exactly the links it published for this server); a client host of the group that did not run
+        this time (--limit, unreachable) keeps its persisted entries (_persisted_entries) unless its
+        inventory now says absent or another server."""
+        want, networks_of = {}, set()
         for client in self.clients:
             info = client.published
             if info is not None:
                 if not isinstance(info, dict) or info.get('server') != self.server or info.get('state') != 'present':
                     continue
-                entry = self._try(self._published_entry, client)
-                if entry is not None:
+                entries = [self._try(self._published_entry, client)]
+                if entries[0] is not None and client.host not in networks_of:
+                    # The host's own networks, once however many links it has.
+                    networks_of.add(client.host)
                     self.networks += [(client.host, interface, network)
                                       for interface, network in published.host_networks(client.facts)]
             else:
-                if client.inventory_state != 'present' or (client.inventory_server or self.server) != self.server:
+                entries = self._persisted_entries(client)
+            for entry in entries:
+                if entry is None:
                     continue
-                entry = self._try(self._persisted_entry, client)
-            if entry is None:
-                continue
-            if entry['name'] in want:
-                self.errors.append('%s: pppssh_client_name %r is also the link name of %s on server %s. Fix: set '
-                                   'pppssh_client_name on one of them' % (client.host, entry['name'],
-                                                                          want[entry['name']]['host'], self.server))
-                continue
-            want[entry['name']] = entry
+                if entry['name'] in want:
+                    field = self._name_field(client, entry['name'])
+                    self.errors.append('%s: %s %r is also the link name of %s on server %s. Fix: %s'
+                                       % (client.host, field, entry['name'], want[entry['name']]['host'], self.server,
+                                          'set pppssh_client_name on one of them' if field == 'pppssh_client_name'
+                                          else 'give one of the two links another name'))
+                    continue
+                want[entry['name']] = entry
         for entry in self._static_entries():
             if entry['name'] in want:
                 self.errors.append('%s: %s %r: the link name is also that of %s. Fix: give the static client '
@@ -179,6 +194,14 @@ class Allocator(object):
                 continue
             want[entry['name']] = entry
         return want
+
+    @staticmethod
+    def _name_field(client, name):
+        """The variable that gives a client's link its name, for messages."""
+        if client.published is not None or inventory_links.is_short_form(client.links):
+            return client.field('name')
+        index = inventory_links.index_of(client.links, name)
+        return inventory_links.field(index, 'name') if index is not None else inventory_links.VAR
 
     def _static_entries(self):
         """The entries of pppssh_server_static_clients: hosts Ansible does not manage, validated by the same
@@ -220,7 +243,7 @@ class Allocator(object):
     def _published_entry(self, client, fields=None):
         """The entry of a published client (or of a static one: ``fields`` then names its keys)."""
         info, host = client.published, client.host
-        fields = fields or dict(MANAGED_FIELDS)
+        fields = fields or dict(MANAGED_FIELDS, **client.fields)
         name = published.link_name(info.get('name'), host, fields['name'])
         pubkey, key_field = None, fields['pubkey'].replace('NAME', name)
         if info.get('key_exists', True):
@@ -239,26 +262,48 @@ class Allocator(object):
                 'remote_ip6': published.ipv6_address(info.get('remote_ip6'), host, fields['remote_ip6']),
                 'subnets': published.ip_networks(info.get('subnets'), host, fields['subnets'], (4, 6))}
 
-    def _persisted_entry(self, client):
-        """A persisted entry of a client that did not run: validated like a published one."""
-        for name, old in sorted(self.old_clients.items()):
-            if isinstance(old, dict) and old.get('host') == client.host and not old.get('static'):
-                host = '%s (persisted in the state file)' % client.host
-                fixed, fixed6 = old.get('index') is None, old.get('index6') is None
-                return {'name': published.link_name(name, host), 'host': client.host,
-                        'pubkey': published.ed25519_public_key(old.get('pubkey'), host, 'pubkey')
-                        if old.get('pubkey') else None,
-                        'next_pubkey': _next_key(old.get('next_pubkey'), old.get('pubkey'), host, 'next_pubkey')
-                        if old.get('next_pubkey') is not None else None,
-                        'compression': published.compression(old.get('compression', 'none'), host),
-                        'local_ip': published.ipv4_address(old.get('client_ip'), host, 'client_ip') if fixed else None,
-                        'remote_ip': published.ipv4_address(old.get('server_ip'), host, 'server_ip') if fixed else None,
-                        'local_ip6': published.ipv6_address(old.get('client_ip6'), host, 'client_ip6')
-                        if fixed6 else None,
-                        'remote_ip6': published.ipv6_address(old.get('server_ip6'), host, 'server_ip6')
-                        if fixed6 else None,
-                        'subnets': published.ip_networks(old.get('subnets'), host, 'subnets', (4, 6))}
-        return None
+    def _kept_names(self, client):
+        """The link names a client host that did not run keeps on this server, or None for all of them.
+
+        As the client role decides (module_utils/links.py): a host whose pppssh_client_state is not present
+        keeps nothing, whatever its links say. Otherwise, the short form keeps all of them while the host's
+        pppssh_client_server (else this server) is this server; a non-empty pppssh_client_links keeps the
+        names of its usable entries (inventory_links.usable) whose state (else the host's) is present and whose
+        server (else the host's pppssh_client_server, else this server) is this server. A name no longer
+        listed, and every name of a list that is no list, is not kept."""
+        host_state = str(client.inventory_state or 'present')
+        host_server = client.inventory_server or self.server
+        if host_state != 'present':
+            return set()
+        if inventory_links.is_short_form(client.links):
+            return None if host_server == self.server else set()
+        return set(entry['name'] for _index, entry in inventory_links.usable(client.links)
+                   if (entry.get('state') or host_state) == 'present'
+                   and (entry.get('server') or host_server) == self.server)
+
+    def _persisted_entries(self, client):
+        """Every persisted, non-static entry of a client host that did not run and that it still keeps
+        (_kept_names): each validated like a published one (None for one refused, its error recorded)."""
+        kept = self._kept_names(client)
+        return [self._try(self._persisted_entry, client, name, old) for name, old in sorted(self.old_clients.items())
+                if isinstance(old, dict) and old.get('host') == client.host and not old.get('static')
+                and (kept is None or name in kept)]
+
+    def _persisted_entry(self, client, name, old):
+        """The persisted entry ``name`` of a client that did not run: validated like a published one."""
+        host = '%s (persisted in the state file)' % client.host
+        fixed, fixed6 = old.get('index') is None, old.get('index6') is None
+        return {'name': published.link_name(name, host), 'host': client.host,
+                'pubkey': published.ed25519_public_key(old.get('pubkey'), host, 'pubkey')
+                if old.get('pubkey') else None,
+                'next_pubkey': _next_key(old.get('next_pubkey'), old.get('pubkey'), host, 'next_pubkey')
+                if old.get('next_pubkey') is not None else None,
+                'compression': published.compression(old.get('compression', 'none'), host),
+                'local_ip': published.ipv4_address(old.get('client_ip'), host, 'client_ip') if fixed else None,
+                'remote_ip': published.ipv4_address(old.get('server_ip'), host, 'server_ip') if fixed else None,
+                'local_ip6': published.ipv6_address(old.get('client_ip6'), host, 'client_ip6') if fixed6 else None,
+                'remote_ip6': published.ipv6_address(old.get('server_ip6'), host, 'server_ip6') if fixed6 else None,
+                'subnets': published.ip_networks(old.get('subnets'), host, 'subnets', (4, 6))}
 
     # ---------------------------------------------------------------- checks across clients
 

@@ -129,11 +129,23 @@ def test_the_view_names_the_next_key_the_server_accepts(keys):
 
 
 def test_key_switches_lists_the_clients_of_this_server_that_switched():
-    hostvars = {'c1': {'pppssh_client_info': {'name': 'a', 'server': 'srv', 'switched': True}},
-                'c2': {'pppssh_client_info': {'name': 'b', 'server': 'srv'}},
-                'c3': {'pppssh_client_info': {'name': 'c', 'server': 'other', 'switched': True}},
+    hostvars = {'c1': {'pppssh_client_links_info': {'a': {'name': 'a', 'server': 'srv', 'switched': True}}},
+                'c2': {'pppssh_client_links_info': {'b': {'name': 'b', 'server': 'srv'}}},
+                'c3': {'pppssh_client_links_info': {'c': {'name': 'c', 'server': 'other', 'switched': True}}},
                 'c4': {}}
     assert pppssh.key_switches(['c1', 'c2', 'c3', 'c4'], hostvars, 'srv') == ['a']
+
+
+def test_key_switches_reads_every_link_of_a_host():
+    hostvars = {'c1': {'pppssh_client_links_info': {
+        'office': {'name': 'office', 'server': 'srv', 'switched': True},
+        'lab': {'name': 'lab', 'server': 'srv', 'switched': True},
+        'home': {'name': 'home', 'server': 'other', 'switched': True},
+        'idle': {'name': 'idle', 'server': 'srv'}}},
+        'c2': {'pppssh_client_links_info': 'junk'},
+        'c3': {'pppssh_client_links_info': {'x': ['junk'], 'y': {'name': 'y', 'server': 'srv', 'switched': 'yes'}}}}
+    assert pppssh.key_switches(['c1', 'c2', 'c3'], hostvars, 'srv') == ['lab', 'office']
+    assert pppssh.key_switches(['c1'], hostvars, 'other') == ['home']
 
 
 def test_key_plan_fails_naming_the_host_and_the_variable():

@@ -81,6 +81,18 @@ def test_a_client_that_did_not_run_keeps_its_persisted_entry_revalidated(keys):
     assert 'not an IPv4 or IPv6 network' in ' '.join(errors)
 
 
+def test_a_host_with_several_links_that_did_not_run_keeps_every_persisted_entry(keys):
+    first = run([published('h1', 'a', keys[0]), published('h1', 'b', keys[1]), published('h2', 'c', keys[2])])
+    assert [first['state']['clients'][name]['host'] for name in ('a', 'b', 'c')] == ['h1', 'h1', 'h2']
+    kept = run([Client('h1'), published('h2', 'c', keys[2])], old=first['state'])
+    assert kept['errors'] == [] and kept['removed'] == [] and kept['state'] == first['state']
+    listed = run([Client('h1', links=[{'name': 'b'}, {'name': 'a', 'server': 'srv'}]),
+                  published('h2', 'c', keys[2])], old=first['state'])
+    assert listed['state'] == first['state']
+    dropped = run([Client('h1', links=[{'name': 'b'}]), published('h2', 'c', keys[2])], old=first['state'])
+    assert dropped['removed'] == ['a'] and sorted(dropped['state']['clients']) == ['b', 'c']
+
+
 def test_a_changed_key_is_reported_as_rotated(keys):
     first = run([published('h1', 'a', keys[0])])
     assert run([published('h1', 'a', keys[0])], old=first['state'])['rotated'] == []
