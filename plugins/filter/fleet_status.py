@@ -10,7 +10,8 @@ __metaclass__ = type
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pppssh.vpn.plugins.module_utils import fleet
+from ansible_collections.pppssh.vpn.plugins.module_utils import fleet, inventory_links
+from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 CLIENT_VARS = ('pppssh_client_name', 'pppssh_client_state', 'pppssh_client_link_state', 'pppssh_client_server')
 
@@ -22,12 +23,25 @@ def _plain(value):
 
 def fleet_status(hostvars, clients, servers, result='pppssh_status_info', ping_to_server='pppssh_status_ping_server',
                  ping_to_client='pppssh_status_ping_client', now=None, pinged=None):
-    """{rows, lines, summary, problems, ok} of the fleet; see module_utils/fleet.py."""
+    """{rows, lines, summary, problems, ok} of the fleet; see module_utils/fleet.py. A client host with a
+    non-empty pppssh_client_links gets a row per listed link (fleet.expected_links); its rows show no pings,
+    which status.yml takes of one link per host."""
     servers = [str(host) for host in servers or []]
     entries = []
     for host in clients or []:
         variables = hostvars[host]
         picked = dict((key, _plain(variables.get(key))) for key in CLIENT_VARS if variables.get(key) is not None)
+        links = variables.get('pppssh_client_links')
+        links = _plain(links) if links is not None else None
+        if not inventory_links.is_short_form(links):
+            try:
+                expected = fleet.expected_links(str(host), picked, links, servers)
+            except Refusal as exc:
+                raise AnsibleFilterError(str(exc))
+            info = _plain(variables.get(result))
+            entries += [{'host': str(host), 'vars': link_vars, 'server': server, 'info': info, 'pings': {}}
+                        for link_vars, server in expected]
+            continue
         server = picked.get('pppssh_client_server') or (servers[0] if len(servers) == 1 else None)
         if server is not None and str(server) not in servers:
             raise AnsibleFilterError('%s: pppssh_client_server %r is not a host of the pppssh_servers group. Fix: '

@@ -4,9 +4,10 @@
 """One table for a fleet's links, from pppssh_tunnel_info on its servers and clients
 (playbooks/status.yml, through the pppssh.vpn.fleet_status filter).
 
-A row per client of the inventory: its link as the client reads it, the server end as its server
-reads it, what the inventory wants of it, and (when status.yml pinged) a ping each way. A link
-should be up when the client's pppssh_client_state is present and pppssh_client_link_state is
+A row per link of each client of the inventory (the one link of the short form, or one per entry
+of pppssh_client_links): the link as the client reads it, the server end as its server reads it,
+what the inventory wants of it, and (when status.yml pinged) a ping each way. A link should be up
+when its state (pppssh_client_state) is present and its link_state (pppssh_client_link_state) is
 started (the role's defaults); every one that is not, and every host that could not be read, is a
 problem, and status.yml then fails.
 """
@@ -17,6 +18,9 @@ __metaclass__ = type
 
 import re
 import time
+
+from ansible_collections.pppssh.vpn.plugins.module_utils import inventory_links
+from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
 HEAD = ('client', 'server', 'interface', 'addresses', 'want', 'state', 'server end', 'uptime', 'rx/tx bytes',
         'redials', 'last cause')
@@ -36,6 +40,29 @@ def wanted(client_vars):
     if str(client_vars.get('pppssh_client_state') or 'present') != 'present':
         return 'absent'
     return 'up' if str(client_vars.get('pppssh_client_link_state') or 'started') == 'started' else 'stopped'
+
+
+def expected_links(host, variables, links, servers):
+    """[(link variables, server)] of client ``host`` with a non-empty pppssh_client_links ``links``: one per
+    entry, in the list's order. The link variables are what ``wanted`` and ``status`` read of a short-form
+    host (pppssh_client_name, _state, _link_state), each the entry's key or else the host's variable
+    (``variables``); as in the client role, a host whose pppssh_client_state is not present wants every link
+    absent. The server is the entry's, else the host's pppssh_client_server, else the only one of
+    ``servers`` (None when there are several). Raises Refusal naming the host, the variable and the fix."""
+    host_state = variables.get('pppssh_client_state') or 'present'
+    found = []
+    for index, entry in inventory_links.checked(links, host):
+        server = entry.get('server') or variables.get('pppssh_client_server') \
+            or (servers[0] if len(servers) == 1 else None)
+        if server is not None and str(server) not in servers:
+            raise Refusal(host, inventory_links.source(entry, index, 'server'), server,
+                          'is not a host of the pppssh_servers group', 'name the link\'s server as the inventory does')
+        found.append(({'pppssh_client_name': entry['name'],
+                       'pppssh_client_state': host_state if str(host_state) != 'present'
+                       else entry.get('state') or host_state,
+                       'pppssh_client_link_state': entry.get('link_state') or variables.get('pppssh_client_link_state')},
+                      None if server is None else str(server)))
+    return found
 
 
 def duration(seconds):

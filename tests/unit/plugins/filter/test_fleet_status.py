@@ -177,3 +177,95 @@ def test_skipped_pings_show_no_ping_columns_unless_asked():
 ])
 def test_the_addresses_column_shows_each_family_a_link_carries(end, text):
     assert fleet._addresses(end) == text
+
+
+# ---------------------------------------------------------------- several links per client host
+
+def multi_link_hostvars():
+    """branch1 holds primary (hub1) and backup (hub2, stopped); lab (hub1) is gone from it; oclient1 is the short
+    form, on hub1."""
+    return {
+        'hub1': {'pppssh_status_info': info(end('primary', 'server', local='10.231.1.1', remote='10.231.1.2'),
+                                            end('oclient1', 'server'))},
+        'hub2': {'pppssh_status_info': info(end('backup', 'server', 'down'))},
+        'branch1': {'pppssh_client_server': 'hub1',
+                    'pppssh_client_links': [{'name': 'primary', 'route_metric': 10},
+                                            {'name': 'backup', 'server': 'hub2', 'link_state': 'stopped'},
+                                            {'name': 'lab', 'state': 'absent'}],
+                    'pppssh_status_ping_server': PING_FAIL,
+                    'pppssh_status_info': info(end('primary', 'client', local='10.231.1.2', remote='10.231.1.1'),
+                                               end('backup', 'client', 'down'))},
+        'oclient1': {'pppssh_client_server': 'hub1', 'pppssh_status_info': info(end('oclient1', 'client'))},
+    }
+
+
+def test_a_client_with_several_links_gets_a_row_per_listed_link():
+    result = plugin.fleet_status(multi_link_hostvars(), ['oclient1', 'branch1'], ['hub1', 'hub2'], now=NOW)
+    assert [(row['client'], row['link'], row['server'], row['want'], row['state'], row['server_end'])
+            for row in result['rows']] == [
+        ('branch1', 'primary', 'hub1', 'up', 'up', 'up'),
+        ('branch1', 'backup', 'hub2', 'stopped', 'down', 'down'),
+        ('branch1', 'lab', 'hub1', 'absent', 'absent', 'absent'),
+        ('oclient1', 'oclient1', 'hub1', 'up', 'up', 'up')]
+    assert result['ok'], result['problems']
+    assert result['summary'] == 'pppssh fleet: 4 links, 2 up, 2 should be up; all as wanted'
+    assert result['lines'][1].split()[:4] == ['branch1', 'hub1', 'ppp-primary', '10.231.1.2']
+    # status.yml pings one link per host: a host with several links shows none.
+    pinged = plugin.fleet_status(multi_link_hostvars(), ['oclient1', 'branch1'], ['hub1', 'hub2'], now=NOW,
+                                 pinged=True)
+    assert pinged['ok'] and [row['ping_to_server'] for row in pinged['rows']] == ['-', '-', '-', '-']
+
+
+def test_each_link_of_a_client_falls_back_to_the_hosts_state_and_link_state():
+    variables = multi_link_hostvars()
+    variables['branch1'].update(pppssh_client_link_state='stopped')
+    variables['branch1']['pppssh_client_links'][0]['link_state'] = None
+    result = plugin.fleet_status(variables, ['branch1', 'oclient1'], ['hub1', 'hub2'], now=NOW)
+    assert [row['want'] for row in result['rows'][:3]] == ['stopped', 'stopped', 'absent']
+    variables['branch1']['pppssh_client_links'][1].update(link_state='started')
+    result = plugin.fleet_status(variables, ['branch1', 'oclient1'], ['hub1', 'hub2'], now=NOW)
+    assert result['problems'] == ['branch1: link backup should be up but is down']
+    # As in the client role: the host's own state absent takes every link away.
+    variables['branch1'].update(pppssh_client_state='absent')
+    variables['branch1']['pppssh_client_links'][0]['state'] = 'present'
+    result = plugin.fleet_status(variables, ['branch1', 'oclient1'], ['hub1', 'hub2'], now=NOW)
+    assert [row['want'] for row in result['rows'][:3]] == ['absent', 'absent', 'absent']
+
+
+def test_a_single_server_is_the_default_of_every_link():
+    variables = {'hub1': {'pppssh_status_info': info(end('a', 'server'), end('b', 'server'))},
+                 'c1': {'pppssh_client_links': [{'name': 'a'}, {'name': 'b'}],
+                        'pppssh_status_info': info(end('a', 'client'), end('b', 'client'))}}
+    result = plugin.fleet_status(variables, ['c1'], ['hub1'], now=NOW)
+    assert result['ok'] and [(row['link'], row['server'], row['server_end']) for row in result['rows']] == [
+        ('a', 'hub1', 'up'), ('b', 'hub1', 'up')]
+
+
+@pytest.mark.parametrize('links, words', [
+    ('primary', "branch1: pppssh_client_links 'primary': is not a list. Fix: give a list of links"),
+    ([1, 2], 'branch1: pppssh_client_links[0] 1: is not a dictionary with a name. Fix: '),
+    ([{'name': 'a'}, {'server': 'hub1'}], 'branch1: pppssh_client_links[1] '),
+    ([{'name': 'a'}, {'name': 'Bad!'}], "branch1: pppssh_client_links[1].name 'Bad!': invalid link name"),
+    ([{'name': 'a'}, {'name': 'a'}], "branch1: pppssh_client_links[1].name 'a': is also the name of "
+                                     "pppssh_client_links[0]. Fix: give every link of the host its own name"),
+    ([{'name': 'a', 'server': 'elsewhere'}], "branch1: pppssh_client_links[0].server 'elsewhere': is not a host of "
+                                             "the pppssh_servers group. Fix: name the link's server"),
+    ([{'name': 'a', 'server': ['hub1']}], "branch1: pppssh_client_links[0].server ['hub1']: is not a host"),
+    ([{'name': 'a'}], "branch1: pppssh_client_server 'nowhere': is not a host of the pppssh_servers group"),
+])
+def test_a_bad_links_list_is_refused_naming_the_host_the_variable_and_the_fix(links, words):
+    variables = multi_link_hostvars()
+    variables['branch1']['pppssh_client_links'] = links
+    if links == [{'name': 'a'}]:
+        variables['branch1']['pppssh_client_server'] = 'nowhere'
+    with pytest.raises(AnsibleFilterError) as failure:
+        plugin.fleet_status(variables, ['branch1'], ['hub1', 'hub2'], now=NOW)
+    assert words in str(failure.value) and 'Fix: ' in str(failure.value), str(failure.value)
+
+
+def test_an_empty_links_list_is_the_short_form():
+    variables = multi_link_hostvars()
+    variables['branch1'].update(pppssh_client_links=[], pppssh_client_name='primary')
+    result = plugin.fleet_status(variables, ['branch1'], ['hub1', 'hub2'], now=NOW)
+    assert [(row['link'], row['server']) for row in result['rows'][:1]] == [('primary', 'hub1')]
+    assert result['rows'][0]['ping_to_server'] == 'FAIL 0/3'
