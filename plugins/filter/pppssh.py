@@ -258,12 +258,33 @@ def dns_settings(value, host, server_ip=None, field='pppssh_client_dns'):
     return _refused(published.dns_settings, _plain(value), str(host), str(field), server_ip)
 
 
+def _owned_link(host, variables, name, server):
+    """Whether inventory host ``host`` (its ``variables``) holds link ``name`` of ``server``: None when not,
+    else (index, entry) of its pppssh_client_links entry of that name, or (None, None) for the short form's
+    one link. Link names are unique per server only: a link whose server (the entry's, else the host's
+    pppssh_client_server) is set and is another is not the one. The list is read as the server reads it
+    (inventory_links.usable: never raising)."""
+    links = variables.get('pppssh_client_links')
+    links = _plain(links) if links is not None else None
+    host_server = variables.get('pppssh_client_server')
+    if inventory_links.is_short_form(links):
+        if (variables.get('pppssh_client_name') or fleet.default_link_name(host)) != name:
+            return None
+        return (None, None) if not host_server or host_server == server else None
+    for index, entry in inventory_links.usable(links):
+        owner = entry.get('server') or host_server
+        if entry['name'] == name and (not owner or owner == server):
+            return index, entry
+    return None
+
+
 def client_bundle(slurped_state, name, server, host_key, address, port, client_hosts=None, hostvars=None,
                   defaults=None, unit=None, supervisor='systemd'):
     """The client bundle of link ``name`` (module_utils/bundle.py) from ``server``'s slurped state file and
     host key, or None when that server has no such client. A managed client (a host of ``client_hosts``
-    whose link it is) takes its link options from its inventory variables, else the client role's
-    ``defaults``; ``supervisor`` stands for the role's "auto"."""
+    whose link it is: its short-form link, or an entry of its pppssh_client_links) takes its link options
+    from its inventory variables (the entry's, else the host's), else the client role's ``defaults``;
+    ``supervisor`` stands for the role's "auto"."""
     state = _old_state(slurped_state)
     content = (host_key or {}).get('content') if isinstance(host_key, dict) else None
     try:
@@ -275,24 +296,30 @@ def client_bundle(slurped_state, name, server, host_key, address, port, client_h
         entry = bundle.server_entry(state, str(name), str(server))
         if entry is None:
             return None
-        host = None
+        host, index, listed = None, None, None
         if not entry['static']:
             for candidate in client_hosts or []:
-                if (hostvars[candidate].get('pppssh_client_name') or fleet.default_link_name(candidate)) == name:
-                    host = candidate
+                owned = _owned_link(candidate, hostvars[candidate], name, str(server))
+                if owned is not None:
+                    host, (index, listed) = candidate, owned
         variables = _plain(dict((key, hostvars[host].get(key)) for key in
                                 ['pppssh_client_%s' % option for option in bundle.LINK_OPTIONS]
                                 + ['pppssh_client_server_address', 'pppssh_client_server_port'])) if host else {}
-        link = {}
+        # A listed link's own keys first (inventory_links.LINK_KEYS), then the host's variables.
+        own = dict((key, value) for key, value in (listed or {}).items()
+                   if key in inventory_links.LINK_KEYS and value is not None)
+        link, fields = {}, {}
         for option in bundle.LINK_OPTIONS:
-            value = variables.get('pppssh_client_' + option)
+            value = own.get(option, variables.get('pppssh_client_' + option))
             link[option] = value if value is not None else defaults.get('pppssh_client_' + option)
+            if option in own:
+                fields[option] = inventory_links.field(index, option)
         if link.get('supervisor') in (None, 'auto'):
             link['supervisor'] = supervisor
         return bundle.make(state, str(name), str(server), key_text,
-                           variables.get('pppssh_client_server_address') or address,
-                           variables.get('pppssh_client_server_port') or port,
-                           link, unit, host is not None)
+                           own.get('server_address') or variables.get('pppssh_client_server_address') or address,
+                           own.get('server_port') or variables.get('pppssh_client_server_port') or port,
+                           link, unit, host is not None, fields)
     except (Refusal, bundle.BundleError) as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -76,8 +76,8 @@ def server_entry(state, name, server):
     return found
 
 
-def _typed(key, value, kind, host):
-    field = 'pppssh_client_%s' % key
+def _typed(key, value, kind, host, field=None):
+    field = field or 'pppssh_client_%s' % key
     if kind == 'int':
         try:
             if isinstance(value, bool):
@@ -101,10 +101,11 @@ def _typed(key, value, kind, host):
     return value
 
 
-def link_params(entry, address, port, link=None, host='the bundle'):
+def link_params(entry, address, port, link=None, host='the bundle', fields=None):
     """The pppssh_tunnel parameters of the link, as the client role passes them (roles/pppssh_client/
     tasks/link.yml): the server's view from the state entry, the rest from ``link`` ({option: value}
-    of LINK_OPTIONS; unset ones take the module's defaults)."""
+    of LINK_OPTIONS; unset ones take the module's defaults). ``fields`` names the variable of an option
+    that is not pppssh_client_OPTION (a pppssh_client_links entry's), for the refusals."""
     params = {'name': entry['name'], 'state': 'started', 'server': address, 'port': port,
               'user': entry['account'], 'identity_file': key_path(entry['name']), 'known_hosts_file': KNOWN_HOSTS,
               'local_ip': entry['client_ip'], 'remote_ip': entry['server_ip'],
@@ -116,7 +117,7 @@ def link_params(entry, address, port, link=None, host='the bundle'):
                           'use only %s' % ', '.join(sorted(LINK_OPTIONS)))
         if value is None or value == '' or value == {}:
             continue   # the role omits these (default(omit, true)): the module's default applies
-        params[key] = _typed(key, value, LINK_OPTIONS[key], host)
+        params[key] = _typed(key, value, LINK_OPTIONS[key], host, (fields or {}).get(key))
     return params
 
 
@@ -306,15 +307,16 @@ def readme(config, entry, server, files, managed):
     return '\n'.join(lines) + '\n'
 
 
-def make(state, name, server, host_key_text, address, port, link=None, unit=None, managed=False):
+def make(state, name, server, host_key_text, address, port, link=None, unit=None, managed=False, fields=None):
     """The bundle of link ``name`` from ``server``'s view, or None when that server has no such client:
-    {'name', 'static', 'files': [{name, dest, mode, about, content}]}. Raises Refusal or BundleError."""
+    {'name', 'static', 'files': [{name, dest, mode, about, content}]}. Raises Refusal or BundleError.
+    ``fields``: see link_params."""
     entry = server_entry(state, name, server)
     if entry is None:
         return None
     address = published.server_address(address, server, 'pppssh_server_address')
     port = published.port(port, server, 'pppssh_server_ssh_port')
-    config = link_config(link_params(entry, address, port, link, server))
+    config = link_config(link_params(entry, address, port, link, server, fields))
     files = [
         {'name': 'known_hosts', 'dest': config['known_hosts_file'], 'mode': '0644',
          'about': '-> %s (0644): pins the server\'s ed25519 host key' % config['known_hosts_file'],

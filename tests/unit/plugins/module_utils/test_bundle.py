@@ -259,3 +259,72 @@ def test_the_filter_gives_a_static_client_the_role_defaults_and_refuses_with_a_f
     with pytest.raises(AnsibleFilterError, match='not valid JSON'):
         pppssh.client_bundle(slurped('{'), 'laptop', 'srv', slurped(HOST_KEY), '192.0.2.10', 22)
     assert pppssh.client_bundle({'failed': True, 'msg': 'file not found'}, 'laptop', 'srv', {}, 'a', 22) is None
+
+
+# ---------------------------------------------------------------- several links per client host
+
+def multi_link_state():
+    """srv's state file with the two links of branch1 (pppssh_client_links) and the short-form link of pc1."""
+    st = state(static=False, host='branch1')
+    entry = st['clients'].pop('laptop')
+    st['clients']['primary'] = dict(entry, account='pppssh-primary', index=0, server_ip='10.213.0.1',
+                                    client_ip='10.213.0.2')
+    st['clients']['backup'] = dict(entry, account='pppssh-backup', compression='deflate')
+    st['clients']['pc1'] = dict(entry, account='pppssh-pc1', host='pc1', index=2, server_ip='10.213.0.9',
+                                client_ip='10.213.0.10')
+    return st
+
+
+def multi_link_hostvars(**backup):
+    return {'branch1': {'pppssh_client_keepalive_interval': 7, 'pppssh_client_mtu': 1400,
+                        'pppssh_client_server': 'srv',
+                        'pppssh_client_links': [
+                            {'name': 'primary', 'ipparam': 'office'},
+                            dict({'name': 'backup', 'keepalive_interval': 11, 'keepalive_failures': 2,
+                                  'server_port': 2200, 'server_address': 'hub.example.org', 'mtu': None,
+                                  'ssh_options': {'Ciphers': 'aes256-gcm@openssh.com'}}, **backup)]},
+            'pc1': {'pppssh_client_name': 'backup', 'pppssh_client_server': 'other'},
+            'other': {'pppssh_client_links': 'junk'}}
+
+
+def export(name, hostvars, st=None, **kwargs):
+    return pppssh.client_bundle(slurped(json.dumps(st or multi_link_state())), name, 'srv', slurped(HOST_KEY),
+                                '192.0.2.10', 22, client_hosts=sorted(hostvars), hostvars=hostvars,
+                                defaults=DEFAULTS, **kwargs)
+
+
+def test_the_second_link_of_a_multi_link_host_is_exported_with_its_own_options(tmp_path):
+    result = export('backup', multi_link_hostvars())
+    assert result['managed'] is True
+    peers = files(result)['pppssh-backup']['content']
+    # What the client role hands pppssh_tunnel for that link: the entry's keys, else the host's, else the defaults.
+    link = dict(persist=True, keepalive_interval=11, keepalive_failures=2, connect_timeout=30, ipparam='vpn',
+                supervisor='systemd', mtu=1400, ssh_options={'Ciphers': 'aes256-gcm@openssh.com'})
+    entry = multi_link_state()['clients']['backup']
+    assert peers == module_peers_file(tmp_path, role_args('backup', 'hub.example.org', 2200, 'pppssh-backup',
+                                                          entry['client_ip'], entry['server_ip'], link,
+                                                          compression='deflate'))
+    assert files(result)['known_hosts']['content'].startswith('[hub.example.org]:2200 ssh-ed25519 ')
+    first = commands.config_from_peers_file(files(export('primary', multi_link_hostvars()))['pppssh-primary']['content'])
+    assert (first['keepalive_interval'], first['ipparam'], first['port'], first['mtu']) == (7, 'office', 22, 1400)
+
+
+def test_a_link_of_another_server_is_not_the_one_exported():
+    # Link names are unique per server only: pc1's short-form link "backup" goes to the server "other".
+    hostvars = multi_link_hostvars(server='elsewhere')
+    assert export('backup', hostvars)['managed'] is False
+    hostvars['pc1']['pppssh_client_server'] = 'srv'
+    result = export('backup', hostvars)
+    config = commands.config_from_peers_file(files(result)['pppssh-backup']['content'])
+    assert result['managed'] is True and config['keepalive_interval'] == 3 and config['port'] == 22
+    del hostvars['pc1']['pppssh_client_server']
+    assert export('backup', hostvars)['managed'] is True
+
+
+def test_a_bad_option_of_a_listed_link_is_refused_naming_the_list_entry():
+    with pytest.raises(AnsibleFilterError, match=r"pppssh_client_links\[1\]\.keepalive_interval 'three'"):
+        export('backup', multi_link_hostvars(keepalive_interval='three'))
+    with pytest.raises(AnsibleFilterError, match=r"srv: pppssh_client_keepalive_interval 'seven'"):
+        hostvars = multi_link_hostvars()
+        hostvars['branch1']['pppssh_client_keepalive_interval'] = 'seven'
+        export('primary', hostvars)
