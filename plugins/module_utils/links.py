@@ -16,15 +16,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import options, published
+from ansible_collections.pppssh.vpn.plugins.module_utils import inventory_links, options, published
 from ansible_collections.pppssh.vpn.plugins.module_utils.published import Refusal
 
-LINKS_VAR = 'pppssh_client_links'
+LINKS_VAR = inventory_links.VAR
 # The per-link keys; each defaults to the host variable pppssh_client_KEY.
-LINK_KEYS = ('name', 'state', 'server', 'server_address', 'server_port', 'local_ip', 'remote_ip', 'local_ip6',
-             'remote_ip6', 'key_generation', 'link_state', 'persist', 'keepalive_interval', 'keepalive_failures',
-             'mtu', 'mru', 'compression', 'connect_timeout', 'ipparam', 'ssh_options', 'subnets', 'dns',
-             'queue_bandwidth', 'route_metric')
+LINK_KEYS = ('name',) + inventory_links.LINK_KEYS
 STATES = ('present', 'absent')
 LINK_STATES = ('started', 'stopped')
 # ip route's metric is an unsigned 32-bit number.
