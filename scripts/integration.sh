@@ -2,8 +2,8 @@
 # make integration: the guest suites, as four pytest runs side by side:
 #   fleet-f  the modules that share fleet.py's site.yml fleet f (PPPSSH_FLEET=f), one after another
 #   fleet-g  the same for fleet g: the session suite, the longest, alone on its own fleet; then, in the
-#            same pytest run, the modules of own_g below, which boot guests of their own (fleet g ends
-#            about 7 min before the other lanes: room for them)
+#            same pytest run, the modules of own_g below (static clients, several links per client),
+#            which boot guests of their own (fleet g ends about 7 min before the other lanes: room for them)
 #   own-a    the modules that boot guests of their own, listed in own_a below
 #   own-b    every other module that boots guests of its own
 # The own modules are split in two lanes by their measured times (CI at 278579c, seconds:
@@ -20,7 +20,7 @@ out=tests/output
 mkdir -p "$out"
 
 fleet_g=(test_sessions.py)
-own_g=(test_static_clients.py)
+own_g=(test_static_clients.py test_multilink.py)
 own_a=(test_firewall.py test_platforms.py)
 fleet_modules=()
 for path in tests/integration/test_*.py; do
