@@ -257,15 +257,20 @@ def test_the_lan_fails_over_to_the_backup_within_the_keepalive_bound(deployed):
     start_lan_ping()
     time.sleep(3)
     before = echoes()
-    cut_at = float(MCLIENT.out('date +%s.%N'))
     # On the primary hub: sshd stopped (its listener: sessions already open stay, as with systemctl stop
     # ssh; this test's own connection is one of them), then every process of the primary's session
     # killed: the sshd processes of its account, what runs as the account, its pppd. A watchdog
-    # starts sshd again after 5 min, should the test never do it.
-    MSERVER1.sh("kill $(cat /run/sshd.pid); "
-                "(setsid sh -c 'sleep 300; %s' </dev/null >/dev/null 2>&1 &); "
-                "pkill -9 -f '^sshd: pppssh-primary'; pkill -9 -u pppssh-primary; "
-                "pkill -9 -f '[p]ppd call pppssh-primary'; true" % START_SSHD)
+    # starts sshd again after 5 min, should the test never do it. The cut is the moment the hub's ppp
+    # interface is gone (kill -9 only starts the teardown), read on the hub with its echo count: on a
+    # busy CI host the ssh to the hub alone took seconds, in which the primary still answered.
+    cut = MSERVER1.out("kill $(cat /run/sshd.pid); "
+                       "(setsid sh -c 'sleep 300; %s' </dev/null >/dev/null 2>&1 &); "
+                       "pkill -9 -f '^sshd: pppssh-primary'; pkill -9 -u pppssh-primary; "
+                       "pkill -9 -f '[p]ppd call pppssh-primary'; "
+                       "n=0; while ls /sys/class/net | grep -q '^ppp' && [ $n -lt 100 ]; do "
+                       "sleep 0.1; n=$((n+1)); done; "
+                       "date +%%s.%%N" % START_SSHD)
+    cut_at = float(cut.split()[-1])
     primary_hub_at_cut = echo_requests(MSERVER1)
     deadline = time.time() + KEEPALIVE_WORST_S + FAILOVER_MARGIN_S + 10
     gone_at, routes = None, None
