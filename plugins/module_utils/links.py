@@ -30,7 +30,7 @@ MAX_METRIC = 2 ** 32 - 1
 
 def _field(index, key):
     """The variable an error names: the list entry's key, or the short form's host variable."""
-    return 'pppssh_client_%s' % key if index is None else '%s[%d].%s' % (LINKS_VAR, index, key)
+    return 'pppssh_client_%s' % key if index is None else inventory_links.field(index, key)
 
 
 def _metric(value, host, field):
@@ -83,27 +83,16 @@ def plan(links, host, defaults, servers):
     if defaults.get('state') not in STATES:
         raise Refusal(host, 'pppssh_client_state', defaults.get('state'), 'is neither present nor absent',
                       'use present or absent')
-    if links is None or links == []:
+    if inventory_links.is_short_form(links):
         return [_one({}, None, host, defaults, servers)]
-    if not isinstance(links, list):
-        raise Refusal(host, LINKS_VAR, links, 'is not a list',
-                      'give a list of links, e.g. [{name: primary, server: hub1}, {name: backup, server: hub2}]')
-    found, names = [], {}
-    for index, entry in enumerate(links):
-        if not isinstance(entry, dict) or 'name' not in entry:
-            raise Refusal(host, '%s[%d]' % (LINKS_VAR, index), entry, 'is not a dictionary with a name',
-                          'write it like {name: primary, server: hub1}')
+    # The list's shape and its names: the same checks the server, status and export make of it.
+    found = []
+    for index, entry in inventory_links.checked(links, host):
         unknown = sorted(str(key) for key in entry if key not in LINK_KEYS)
         if unknown:
             raise Refusal(host, '%s[%d]' % (LINKS_VAR, index), entry, 'has unknown keys %s' % ', '.join(unknown),
                           'use only %s; host-wide settings stay pppssh_client_* variables' % ', '.join(LINK_KEYS))
-        link = _one(entry, index, host, defaults, servers)
-        if link['name'] in names:
-            raise Refusal(host, _field(index, 'name'), link['name'],
-                          'is also the name of %s[%d]' % (LINKS_VAR, names[link['name']]),
-                          'give every link of the host its own name')
-        names[link['name']] = index
-        found.append(link)
+        found.append(_one(entry, index, host, defaults, servers))
     return found
 
 
