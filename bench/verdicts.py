@@ -11,7 +11,8 @@ valid only when:
 - it is at least ``TIE_TOLERANCE`` of every tunnel variant measured beside it in the same
   repetition when it is the design's limit (a tunnel over ssh cannot outrun ssh; on a 4 mbit
   line they may tie) (``check_beside``);
-- its spread over the repetitions, max / min, is within ``SPREAD_BOUND`` (``check_spread``).
+- its spread over the repetitions, max / min, is within ``SPREAD_BOUND`` (``check_spread``); the
+  HOWTO's bring-up may exceed it by one LCP restart (``LCP_RESTART_S``), a resend of its own design.
 
 A repetition that fails is retried once by the figure module; a reference with a repetition
 that failed twice, or with too wide a spread, is failed, and every goal that depends on it is
@@ -27,6 +28,10 @@ SPREAD_BOUND = 2.0       # max / min of a reference over its repetitions
 TIE_TOLERANCE = 0.95     # a limit reference must reach this share of every variant beside it
 MIN_INTERVALS = 3        # sampling intervals a stream window needs
 MIN_PAIRS = 3            # pairs (or repetitions) a goal needs before it can be met or not met
+# pppd's default lcp-restart. The HOWTO's client ('passive') sends its first LCP Configure-Request
+# while ssh still connects; when the server's notty relay drops it, that bring-up waits this much
+# longer for the resend (bench/bringup.py: 2.1-2.6 s, else 4.4 s, on the UML rig).
+LCP_RESTART_S = 3.0
 
 MET, NOT_MET, UNDECIDED, NOT_MEASURED = 'met', 'not met', 'undecided', 'not measured'
 
@@ -73,28 +78,33 @@ def check_beside(reference, beside):
     return None
 
 
-def check_spread(values, bound=SPREAD_BOUND):
-    """Problem or None: the spread of a reference's repetitions (max / min within ``bound``)."""
+def check_spread(values, bound=SPREAD_BOUND, allowance=0.0):
+    """Problem or None: the spread of a reference's repetitions (max / min within ``bound``).
+
+    ``allowance`` (seconds) is a protocol timer the reference itself may wait on top of that: a
+    reading still passes when it is within the bound once the allowance is taken off (the HOWTO's
+    bring-up resends a dropped LCP Configure-Request after LCP_RESTART_S)."""
     values = [v for v in values if v is not None]
     if len(values) < 2:
         return None
     if min(values) <= 0:
         return 'a repetition read %s' % min(values)
-    if max(values) / min(values) > bound:
-        return 'spread over repetitions %.3g-%.3g (max/min %.2f) exceeds %.1f' % (
-            min(values), max(values), max(values) / min(values), bound)
+    low, high = min(values), max(values)
+    if high / low > bound and (high - allowance) / low > bound:
+        return 'spread over repetitions %.3g-%.3g (max/min %.2f) exceeds %.1f%s' % (
+            low, high, high / low, bound, ', even less %g s' % allowance if allowance else '')
     return None
 
 
-def reference_status(values, rep_problems, bound=SPREAD_BOUND):
+def reference_status(values, rep_problems, bound=SPREAD_BOUND, allowance=0.0):
     """The verdict on one reference: {'ok', 'problems', 'values', 'spread'}.
 
     ``values`` are its per-repetition figures (None where a repetition failed), ``rep_problems``
-    maps a repetition (1-based) to the problem left after its retry."""
+    maps a repetition (1-based) to the problem left after its retry; ``allowance`` as in check_spread."""
     problems = ['rep %s: %s' % (rep, problem) for rep, problem in sorted(rep_problems.items()) if problem]
     if not [v for v in values if v is not None]:
         problems.append('no repetition gave a reading')
-    too_wide = check_spread(values, bound)
+    too_wide = check_spread(values, bound, allowance)
     if too_wide:
         problems.append(too_wide)
     return {'ok': not problems, 'problems': problems, 'values': list(values), 'spread': spread(values)}

@@ -246,7 +246,8 @@ def openwrt_section(config, server):
         index += 1
     pppd = [line for line in commands.pppd_options(config)
             if line.startswith(('refuse-', 'lcp-max-configure')) or line.split(' ')[0] in (
-                'noccp', 'deflate', 'bsdcomp', 'nobsdcomp', 'nodeflate', 'nopredictor1', 'holdoff', 'maxfail')]
+                'silent', 'noccp', 'deflate', 'bsdcomp', 'nobsdcomp', 'nodeflate', 'nopredictor1', 'holdoff',
+                'maxfail')]
     lines = ['# pppssh link %s to server %s, for OpenWrt (netifd protocol pppossh). Append this section to'
              % (config['name'], server),
              '# /etc/config/network, then: /etc/init.d/network reload (or: ifup %s).' % section,

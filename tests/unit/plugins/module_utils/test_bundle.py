@@ -137,7 +137,7 @@ def test_the_openwrt_section_uses_the_pppossh_options():
         assert word in ssh, word
     assert 'IdentityFile' not in ssh and ' -p ' not in ssh and '-l ' not in ssh
     pppd = [line for line in lines if line.startswith('\toption pppd_options ')][0]
-    assert 'refuse-pap' in pppd and 'refuse-eap' in pppd and 'noccp' in pppd
+    assert 'refuse-pap' in pppd and 'refuse-eap' in pppd and 'noccp' in pppd and 'silent' in pppd
 
 
 def test_a_link_named_with_a_dash_gets_a_uci_section_name():
