@@ -172,6 +172,10 @@ def goals(sections):
             rows.append(('bring-up: dual-stack / IPv4-only <= 1.1 (per pair)',
                          verdict(pair_ratios(runs['dual_stack_in_guest'], runs['ipv4_only_in_guest']), 1.1, '<=',
                                  _ref(b, 'ipv4_only'))))
+        if 'dual_stack_open_ssh' in runs:
+            rows.append(('bring-up over an open ssh connection: dual-stack / IPv4-only <= 1.1 (per pair)',
+                         verdict(pair_ratios(runs['dual_stack_open_ssh'], runs['ipv4_only_open_ssh']), 1.1, '<=',
+                                 _ref(b, 'ipv4_only_open_ssh'))))
     t = sections.get('throughput')
     if t and 'ours_shipped' in t['runs']:
         rows.append(('throughput: ours as shipped >= 0.85 x raw ssh (per rep)',

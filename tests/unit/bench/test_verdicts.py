@@ -187,3 +187,16 @@ def test_a_failed_ipv4_only_reference_leaves_the_ipv6_goal_not_measured():
     sections = bringup_with_families([1.5, None, 1.6], [1.55, 1.45, 1.70], {2: 'no reply across the IPv4-only link'})
     got = goal(sections, 'bring-up: dual-stack')
     assert got['verdict'] == verdicts.NOT_MEASURED and 'IPv4-only' in got['why']
+
+
+def test_the_pair_over_an_open_ssh_connection_is_its_own_goal_on_its_own_reference():
+    sections = bringup_with_families([1.50, 1.40, 1.60], [1.55, 1.45, 1.70])
+    runs, refs = sections['bringup']['runs'], sections['bringup']['references']
+    runs.update(ipv4_only_open_ssh=[0.60, None, 0.62], dual_stack_open_ssh=[0.61, 0.60, 0.63])
+    refs['ipv4_only_open_ssh'] = verdicts.reference_status(runs['ipv4_only_open_ssh'], {2: 'no reply'})
+    text = 'bring-up over an open ssh connection'
+    assert goal(sections, text)['verdict'] == verdicts.NOT_MEASURED
+    assert goal(sections, 'bring-up: dual-stack')['verdict'] == verdicts.MET
+    runs['ipv4_only_open_ssh'][1] = 0.59
+    refs['ipv4_only_open_ssh'] = verdicts.reference_status(runs['ipv4_only_open_ssh'], {})
+    assert goal(sections, text)['verdict'] == verdicts.MET
