@@ -17,7 +17,8 @@ import time
 import rigbench as rb
 import verdicts
 from lab import (CLIENT, HOWTO_USER, REPS, OUR_LINK, SERVER, VARIANT_PAIR, VARIANT_PAIR6, commands, options, our_link_args,
-                 start_howto, start_ours, stop_howto, stop_ours, stop_pidfile_link, upclock, variant_config)
+                 start_howto, start_ours, stop_howto, stop_ours, stop_pidfile_link, stop_strays, upclock,
+                 variant_config)
 
 # The two links of the IPv6 on/off pair: (name, server pppd options, module options of the client end).
 FAMILY_LINKS = {
@@ -55,6 +56,7 @@ def start_family_link(what):
     """Bring up the IPv4-only or the dual-stack link; first IPv4 reply in seconds, None without one
     (or, dual-stack, without IPV6CP: the link-local address it negotiates never appeared)."""
     name, family = OPEN_LINKS[what] if what in OPEN_LINKS else (FAMILY_LINKS[what][0], what)
+    stop_strays(name)
     CLIENT.sh('rm -f %s' % commands.dial_state_path(name))   # a start, not a redial: no backoff (as start_ours)
     got = upclock(VARIANT_PAIR[1], ['/usr/sbin/pppd', 'call', commands.peer_name(name)])
     if got.get('first_reply_s') is not None and family == 'dual':

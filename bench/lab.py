@@ -175,9 +175,24 @@ def start_howto():
     return upclock(HOWTO_PAIR[1], ['/usr/local/bin/vpn-pppssh', 'start'])
 
 
+def stop_strays(name):
+    """End every pppd of link NAME still running (one whose start never came up, say) and wait for them.
+
+    A plain ``pppd call`` has none of the module's guards: a second pppd of a link dials a second
+    session, the server's entry point ends the older one (the newest wins), that pppd redials, and
+    the two take turns. In cpu rep 3 of a run on 2026-12-07, three of them did so for 12 minutes and
+    left the 384 MB server guest too busy to answer ssh."""
+    pattern = "'^/usr/sbin/pppd call %s$'" % commands.peer_name(name)
+    if CLIENT.out('pgrep -f %s; true' % pattern).split():
+        CLIENT.sh('pkill -f %s; true' % pattern)
+        CLIENT.wait_for('! pgrep -f %s >/dev/null' % pattern, 20, 'no pppd of %s' % name)
+
+
 def start_ours(name=OUR_LINK):
     """``pppd call`` of the link, as the module starts it: without the dialler's streak of earlier
-    dials (the module clears it; pppd's own redials keep it and back off)."""
+    dials (the module clears it; pppd's own redials keep it and back off), and never beside
+    another pppd of the same link."""
+    stop_strays(name)
     CLIENT.sh('rm -f %s' % commands.dial_state_path(name))
     return upclock('10.213.0.1', ['/usr/sbin/pppd', 'call', commands.peer_name(name)])
 
