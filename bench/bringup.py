@@ -6,17 +6,19 @@ pairs spread wider than the bound of bench/verdicts.py (plus one LCP restart: th
 client speaks first and its first Configure-Request can be dropped), is failed and the ratio
 goal reads "not measured".
 
-What IPV6CP costs: the same link twice per pair, through the HOWTO's account on the server (so
-that only the pppd options differ), once IPv4-only and once dual-stack (``+ipv6``, the module's
-``local_ip6``/``remote_ip6``), each timed to its first IPv4 reply. The IPv4-only link is the
-reference of that ratio; a dual-stack start whose IPV6CP did not come up is no reading.
+What IPV6CP costs: the same link through the HOWTO's account on the server (so that only the
+pppd options differ), IPv4-only and dual-stack (``+ipv6``, the module's ``local_ip6``/
+``remote_ip6``), each timed to its first IPv4 reply, FAMILY_STARTS times each per pair,
+alternating; the pair's figure for each is the median of its starts. The IPv4-only link is the
+reference of that ratio; a dual-stack start whose IPV6CP did not come up is no reading, and a
+pair with a start that got no reading has no figure.
 """
 import os
 import time
 
 import rigbench as rb
 import verdicts
-from lab import (CLIENT, HOWTO_USER, REPS, OUR_LINK, SERVER, VARIANT_PAIR, VARIANT_PAIR6, commands, options, our_link_args,
+from lab import (CLIENT, REPS, OUR_LINK, VARIANT_PAIR, VARIANT_PAIR6, commands, options, our_link_args,
                  start_howto, start_ours, stop_howto, stop_ours, stop_pidfile_link, stop_strays, upclock,
                  variant_config)
 
@@ -27,39 +29,19 @@ FAMILY_LINKS = {
 }
 
 
-# The same two links again over an ssh connection already open (a multiplexing master made
-# before each pair): what stays is the session's command (sudo, pppd) and the PPP negotiation,
-# where IPV6CP runs. The key exchange and login, common to both and most of the spread between
-# bring-ups, are left out, so IPV6CP's cost is divided by a smaller total: a stricter ratio.
-MUX_PATH = '/root/bench-mux'
-MUX_OPTIONS = '-o ControlPath=%s -o ControlMaster=no' % MUX_PATH
-OPEN_LINKS = {'ipv4_open': ('bo4', 'ipv4'), 'dual_open': ('bo6', 'dual')}
-
-
-def open_master():
-    """(Re)start the multiplexing master the *_open links ride on."""
-    CLIENT.sh('ssh -o ControlPath=%s -O exit x 2>/dev/null; '
-              'ssh -M -N -f -o ControlPath=%s -o ControlPersist=yes -o BatchMode=yes -i /root/.ssh/id_ed25519 '
-              '-o IdentitiesOnly=yes -o UserKnownHostsFile=/root/.ssh/known_hosts %s@%s'
-              % (MUX_PATH, MUX_PATH, HOWTO_USER, SERVER.ip))
-
-
-def family_link_text(name, server_args, params, over_master=False):
-    text = variant_config(name, server_args=server_args, **params)
-    if over_master:
-        assert ' -o LogLevel=ERROR ' in text
-        text = text.replace(' -o LogLevel=ERROR ', ' -o LogLevel=ERROR %s ' % MUX_OPTIONS, 1)
-    return text
+# Starts of each family link per pair: the pair's figure for each is the median of its starts
+# (alternating, ABAB then BABA), so that one slow ssh start does not decide the pair's ratio.
+FAMILY_STARTS = int(os.environ.get('BENCH_FAMILY_STARTS', '3'))
 
 
 def start_family_link(what):
     """Bring up the IPv4-only or the dual-stack link; first IPv4 reply in seconds, None without one
     (or, dual-stack, without IPV6CP: the link-local address it negotiates never appeared)."""
-    name, family = OPEN_LINKS[what] if what in OPEN_LINKS else (FAMILY_LINKS[what][0], what)
+    name = FAMILY_LINKS[what][0]
     stop_strays(name)
     CLIENT.sh('rm -f %s' % commands.dial_state_path(name))   # a start, not a redial: no backoff (as start_ours)
     got = upclock(VARIANT_PAIR[1], ['/usr/sbin/pppd', 'call', commands.peer_name(name)])
-    if got.get('first_reply_s') is not None and family == 'dual':
+    if got.get('first_reply_s') is not None and what == 'dual':
         probe = CLIENT.sh('for i in $(seq 50); do ip -6 -o addr show dev ppp-%s | grep -q "inet6 fe80::2[ /]" '
                           '&& exit 0; sleep 0.1; done; exit 1' % name, check=False)
         if probe.returncode != 0:
@@ -68,8 +50,16 @@ def start_family_link(what):
     return got
 
 
-FAMILY_RUNS = {'ipv4': 'ipv4_only_in_guest', 'dual': 'dual_stack_in_guest',
-               'ipv4_open': 'ipv4_only_open_ssh', 'dual_open': 'dual_stack_open_ssh'}
+def family_pair(rep):
+    """FAMILY_STARTS starts of each family link, alternating: ({family: [seconds or None]}, errors)."""
+    readings, errors = {'ipv4': [], 'dual': []}, []
+    for start in range(FAMILY_STARTS):
+        for what in (('ipv4', 'dual') if (rep + start) % 2 == 0 else ('dual', 'ipv4')):
+            got = start_family_link(what)
+            if got.get('first_reply_s') is None:
+                errors.append('pair %d: the %s link: %s' % (rep + 1, what, got.get('error')))
+            readings[what].append(got.get('first_reply_s'))
+    return readings, errors
 
 
 def run(results, inv):
@@ -82,24 +72,19 @@ def run(results, inv):
     kex_options = dict(args.get('ssh_options') or {}, KexAlgorithms='curve25519-sha256')
     kex = dict(args, name='bkex', state='started', ssh_options=kex_options)
     CLIENT.put('/etc/ppp/peers/pppssh-bkex', commands.peers_file(options.normalise(kex)), '0600')
-    for family, (name, server_args, params) in FAMILY_LINKS.items():
-        CLIENT.put('/etc/ppp/peers/pppssh-%s' % name, family_link_text(name, server_args, params), '0600')
-        open_name = [n for n, f in OPEN_LINKS.values() if f == family][0]
-        CLIENT.put('/etc/ppp/peers/pppssh-%s' % open_name,
-                   family_link_text(open_name, server_args.replace(name, open_name), params, True), '0600')
+    for name, server_args, params in FAMILY_LINKS.values():
+        CLIENT.put('/etc/ppp/peers/pppssh-%s' % name, variant_config(name, server_args=server_args, **params), '0600')
     runs = {'howto_in_guest': [], 'ours_in_guest': [], 'ours_kex_curve25519_in_guest': [],
             'ours_ansible_to_first_reply': [], 'ours_ansible_call': [], 'ansible_ping_floor': [],
             'howto_script_exit': [], 'ours_pppd_call_exit': [], 'ipv4_only_in_guest': [], 'dual_stack_in_guest': [],
-            'ipv4_only_open_ssh': [], 'dual_stack_open_ssh': []}
+            'ipv4_only_starts': [], 'dual_stack_starts': []}
     errors, failures = [], []
     howto_problems, retries = {}, []
-    ipv4_problems, ipv4_open_problems = {}, {}
+    ipv4_problems = {}
     for rep in range(pairs):
         rb.log('bringup pair %d/%d' % (rep + 1, pairs))
         stop_ours()
-        order = (['howto', 'ours', 'kex', 'ipv4', 'dual', 'ipv4_open', 'dual_open'] if rep % 2 == 0
-                 else ['dual_open', 'ipv4_open', 'dual', 'ipv4', 'kex', 'ours', 'howto'])
-        open_master()
+        order = ['howto', 'ours', 'kex', 'families'] if rep % 2 == 0 else ['families', 'kex', 'ours', 'howto']
         if rep < REPS:
             order.insert(rep % 4, 'ansible')
         for what in order:
@@ -120,14 +105,16 @@ def run(results, inv):
                 runs['ours_in_guest'].append(got.get('first_reply_s'))
                 runs['ours_pppd_call_exit'].append(got.get('cmd_exit_s'))
                 stop_ours()
-            elif what in FAMILY_LINKS or what in OPEN_LINKS:
-                got = start_family_link(what)
-                if got.get('first_reply_s') is None:
-                    errors.append('pair %d: the %s link: %s' % (rep + 1, what, got.get('error')))
-                    if what in ('ipv4', 'ipv4_open'):
-                        problems = ipv4_problems if what == 'ipv4' else ipv4_open_problems
-                        problems[rep + 1] = 'no reply across the IPv4-only link: %s' % got.get('error')
-                runs[FAMILY_RUNS[what]].append(got.get('first_reply_s'))
+            elif what == 'families':
+                readings, family_errors = family_pair(rep)
+                errors += family_errors
+                runs['ipv4_only_starts'].append(readings['ipv4'])
+                runs['dual_stack_starts'].append(readings['dual'])
+                runs['ipv4_only_in_guest'].append(verdicts.pair_figure(readings['ipv4']))
+                runs['dual_stack_in_guest'].append(verdicts.pair_figure(readings['dual']))
+                if None in readings['ipv4']:
+                    ipv4_problems[rep + 1] = 'no reply across the IPv4-only link in %d of %d starts' % (
+                        readings['ipv4'].count(None), FAMILY_STARTS)
             elif what == 'kex':
                 got = start_ours('bkex')
                 runs['ours_kex_curve25519_in_guest'].append(got.get('first_reply_s'))
@@ -164,18 +151,14 @@ def run(results, inv):
     kex_ratios = [k / o for k, o in zip(runs['ours_kex_curve25519_in_guest'], runs['ours_in_guest']) if k and o]
     ipv4_only = verdicts.reference_status(runs['ipv4_only_in_guest'], ipv4_problems)
     dual_ratios = verdicts.pair_ratios(runs['dual_stack_in_guest'], runs['ipv4_only_in_guest']) if ipv4_only['ok'] else []
-    ipv4_open = verdicts.reference_status(runs['ipv4_only_open_ssh'], ipv4_open_problems)
-    open_ratios = (verdicts.pair_ratios(runs['dual_stack_open_ssh'], runs['ipv4_only_open_ssh'])
-                   if ipv4_open['ok'] else [])
-    CLIENT.sh('ssh -o ControlPath=%s -O exit x 2>/dev/null; true' % MUX_PATH)
     under_2s = [o for o in runs['ours_in_guest'] if o is not None and o < 2.0]
     section = {'runs': runs, 'stats': dict((k, rb.stats(v)) for k, v in runs.items()), 'pairs': pairs,
                'ratio_ours_over_howto': rb.stats(ratios), 'ratio_kex_over_ours': rb.stats(kex_ratios),
                'ratio_dual_stack_over_ipv4_only': rb.stats(dual_ratios),
-               'ratio_dual_stack_over_ipv4_only_open_ssh': rb.stats(open_ratios),
+               'family_starts_per_pair': FAMILY_STARTS,
                'ours_under_2s': '%d of %d' % (len(under_2s), len(runs['ours_in_guest'])), 'errors': errors,
                'module_start_failures': failures,
-               'references': {'howto': howto, 'ipv4_only': ipv4_only, 'ipv4_only_open_ssh': ipv4_open},
+               'references': {'howto': howto, 'ipv4_only': ipv4_only},
                'howto_retries': retries}
     results.section('bringup', section)
     # leave the product link up for the next sections
