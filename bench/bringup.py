@@ -76,8 +76,8 @@ def run(results, inv):
         CLIENT.put('/etc/ppp/peers/pppssh-%s' % name, variant_config(name, server_args=server_args, **params), '0600')
     runs = {'howto_in_guest': [], 'ours_in_guest': [], 'ours_kex_curve25519_in_guest': [],
             'ours_ansible_to_first_reply': [], 'ours_ansible_call': [], 'ansible_ping_floor': [],
-            'howto_script_exit': [], 'ours_pppd_call_exit': [], 'ipv4_only_in_guest': [], 'dual_stack_in_guest': [],
-            'ipv4_only_starts': [], 'dual_stack_starts': []}
+            'howto_script_exit': [], 'ours_pppd_call_exit': [], 'ipv4_only_in_guest': [], 'dual_stack_in_guest': []}
+    family_starts = {'ipv4': [], 'dual': []}   # every start of the family links, per pair
     errors, failures = [], []
     howto_problems, retries = {}, []
     ipv4_problems = {}
@@ -108,8 +108,8 @@ def run(results, inv):
             elif what == 'families':
                 readings, family_errors = family_pair(rep)
                 errors += family_errors
-                runs['ipv4_only_starts'].append(readings['ipv4'])
-                runs['dual_stack_starts'].append(readings['dual'])
+                family_starts['ipv4'].append(readings['ipv4'])
+                family_starts['dual'].append(readings['dual'])
                 runs['ipv4_only_in_guest'].append(verdicts.pair_figure(readings['ipv4']))
                 runs['dual_stack_in_guest'].append(verdicts.pair_figure(readings['dual']))
                 if None in readings['ipv4']:
@@ -155,7 +155,7 @@ def run(results, inv):
     section = {'runs': runs, 'stats': dict((k, rb.stats(v)) for k, v in runs.items()), 'pairs': pairs,
                'ratio_ours_over_howto': rb.stats(ratios), 'ratio_kex_over_ours': rb.stats(kex_ratios),
                'ratio_dual_stack_over_ipv4_only': rb.stats(dual_ratios),
-               'family_starts_per_pair': FAMILY_STARTS,
+               'family_starts_per_pair': FAMILY_STARTS, 'family_starts': family_starts,
                'ours_under_2s': '%d of %d' % (len(under_2s), len(runs['ours_in_guest'])), 'errors': errors,
                'module_start_failures': failures,
                'references': {'howto': howto, 'ipv4_only': ipv4_only},
