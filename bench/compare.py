@@ -16,7 +16,8 @@ AGREE, DIFFER, OPEN = 'agree', 'DIFFER', 'open'
 
 
 def agreement(first, second):
-    """'agree' (same decided verdict), 'DIFFER' (met in one, not met in the other), else 'open'."""
+    """'agree' (the same verdict in both), 'DIFFER' (met in one, not met in the other), else 'open'
+    (the verdicts differ and one of them is undecided or not measured)."""
     decided = (verdicts.MET, verdicts.NOT_MET)
     if first in decided and second in decided:
         return AGREE if first == second else DIFFER
