@@ -189,7 +189,6 @@ def test_a_failed_ipv4_only_reference_leaves_the_ipv6_goal_not_measured():
     assert got['verdict'] == verdicts.NOT_MEASURED and 'IPv4-only' in got['why']
 
 
-
 def test_a_pair_of_several_starts_is_their_median_and_nothing_when_one_failed():
     # bring-up's IPv6 on/off pairs: three starts of each link per pair, one slow ssh start among them.
     assert verdicts.pair_figure([2.5, 3.4, 2.6]) == 2.6
