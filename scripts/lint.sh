@@ -59,10 +59,13 @@ ansible_doc() {
   return "$status"
 }
 
-# ansible-test sanity's pep8: pycodestyle with its ignore list (_util/controller/sanity/pep8) and 160 columns.
+# ansible-test sanity's pep8: pycodestyle with 160 columns and the ignore list ansible-test itself
+# reads (_util/controller/sanity/pep8/current-ignore.txt of the installed ansible-test).
 pep8() {
-  git ls-files -z '*.py' | xargs -0 pycodestyle --max-line-length 160 \
-    --ignore E402,W503,W504,E741,E203,E701,E704
+  local ignore
+  ignore=$(python3 -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))') || return 1
+  ignore=$(grep -v -e '^#' -e '^$' "$ignore/_util/controller/sanity/pep8/current-ignore.txt" | paste -sd,) || return 1
+  git ls-files -z '*.py' | xargs -0 pycodestyle --max-line-length 160 --ignore "$ignore"
 }
 
 lint_color=(); [ -t 1 ] || lint_color=(--nocolor)
