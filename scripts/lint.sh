@@ -63,8 +63,14 @@ ansible_doc() {
 # reads (_util/controller/sanity/pep8/current-ignore.txt of the installed ansible-test).
 pep8() {
   local ignore
-  ignore=$(python3 -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))') || return 1
-  ignore=$(grep -v -e '^#' -e '^$' "$ignore/_util/controller/sanity/pep8/current-ignore.txt" | paste -sd,) || return 1
+  ignore=$(python3 - <<'EOF'
+import os
+import ansible_test
+with open(os.path.join(os.path.dirname(ansible_test.__file__), '_util', 'controller', 'sanity', 'pep8',
+                       'current-ignore.txt')) as handle:
+    print(','.join(line.strip() for line in handle if line.strip() and not line.startswith('#')))
+EOF
+) || return 1
   git ls-files -z '*.py' | xargs -0 pycodestyle --max-line-length 160 --ignore "$ignore"
 }
 
