@@ -15,14 +15,17 @@ processes.py beside it as pppssh_processes.py) and a launcher /usr/local/sbin/pp
                                           those keys keeps running (a finished key rotation)
 
 Under a per-client lock, the old session's pppd is ended first (pppd then removes its interface
-and runs its ip-down hooks), then every other process of the client's account (the old sudo,
-shell and sshd session), except the new session's own chain. Because each client has its own
+and runs its ip-down hooks), then every other process of the client's account (the old sshd
+session, and the sudo an older sudoers kept beside it), except the new session's own chain. Because each client has its own
 account, that never touches another client.
 
-Each key's forced command sets PPPSSH_KEY=TAG (published.key_tag: a digest of the public key), which
-sudo drops from the command's environment but keeps in its own: the new session finds it in its
-sudo's /proc/PID/environ and records it, under the lock, in /run/pppssh/session-NAME.key. The
-newest session is the only one, so that record names the key of the live session.
+Each key's forced command sets PPPSSH_KEY=TAG (published.key_tag: a digest of the public key). The
+role's sudoers keeps it for this command only, and sudo executes the entry point in its own place
+(no PAM session or pty for it to close), so the session finds the tag in its own environment. A
+session started through an older sudoers, where sudo stayed as the parent and dropped the variable
+from the command's environment, finds it in that sudo's /proc/PID/environ. The tag is recorded,
+under the lock, in /run/pppssh/session-NAME.key. The newest session is the only one, so that record
+names the key of the live session.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -111,9 +114,10 @@ def end_account(account, keep=(), proc='/proc'):
 
 
 def session_key(pid, proc='/proc'):
-    """The PPPSSH_KEY tag the forced command set, from the nearest ancestor of ``pid`` (our sudo) that
-    holds it in its environment; None when there is none (a key line of an earlier version)."""
-    for ancestor in processes.ancestors(pid, proc)[1:]:
+    """The PPPSSH_KEY tag the forced command set, from the environment of ``pid`` itself (sudo kept it)
+    or of its nearest ancestor that holds it (a sudo that stayed as the parent); None when there is
+    none (a key line of an earlier version) or it is not a tag."""
+    for ancestor in processes.ancestors(pid, proc):
         for item in (processes.read_text('%s/%d/environ' % (proc, ancestor)) or '').split('\0'):
             variable, _sep, value = item.partition('=')
             if variable == KEY_VARIABLE:

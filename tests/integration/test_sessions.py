@@ -318,6 +318,22 @@ def longest_gap(ping_log):
     return round(max(b - a for a, b in zip(times, times[1:])), 1)
 
 
+def test_no_sudo_stays_beside_a_live_session_and_its_key_is_recorded(fleet):
+    """Issue 17, processes per tunnel: the forced command execs sudo, and sudo executes the session
+    entry point in its own place (no PAM session or pty to close), so the server pppd is the child of
+    the account's sshd: no shell, no sudo. The tag of the key that logged in, which sudo now keeps in
+    the environment, is still recorded."""
+    guest = FCLIENT1
+    pppd = wait_one_session(guest, 60)['pppd'][0]
+    parent = FSERVER.out('ps -o ppid= -p %d' % pppd).strip()
+    text = FSERVER.out('ps -o comm= -p {p}; echo; pgrep -x sudo -u {a} | wc -l; cat /run/pppssh/session-{n}.key; '
+                       'true'.format(p=parent, a=account(guest), n=guest.name))
+    parent_name, sudos, recorded = (text.split() + ['', '', ''])[:3]
+    assert parent_name.startswith('sshd'), text
+    assert sudos == '0', text
+    assert recorded == key_tag(guest.out('cat /etc/pppssh/keys/%s.pub' % guest.name)), text
+
+
 def test_a_raised_key_generation_rotates_the_key_during_traffic_with_one_redial(fleet, tmp_path, fault_timings):
     guest = FCLIENT2
     key = '/etc/pppssh/keys/%s' % guest.name

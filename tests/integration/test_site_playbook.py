@@ -16,6 +16,8 @@ FIXED = Guest('sclient3', '192.168.213.53')
 CLIENTS = (POOL1, POOL2, FIXED)
 LAN_BEHIND_POOL2 = '172.30.2.0/24'
 LAN_HOST = '172.30.2.1'
+# The role's one Defaults line: sudo executes the session entry point in its own place (issue 17).
+SESSION_DEFAULTS = 'Defaults!/usr/local/sbin/pppssh-session !pam_session, !pam_setcred, !use_pty, env_keep += "PPPSSH_KEY"'
 QUEUE_RATE = '3600Kbit'   # tc prints the rate the roles were given as 3600kbit
 
 
@@ -105,14 +107,14 @@ def test_second_run_changes_nothing(converged, fleet, timings):
 def test_server_grants_each_key_its_own_session_only(converged):
     sudoers = SERVER.out('cat /etc/sudoers.d/pppssh')
     rules = sorted(line for line in sudoers.splitlines() if line.strip() and not line.startswith('#'))
-    assert rules == sorted('pppssh-%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (g.name, g.name)
-                           for g in CLIENTS), rules
+    assert rules == sorted([SESSION_DEFAULTS] + ['pppssh-%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s'
+                                                 % (g.name, g.name) for g in CLIENTS]), rules
     for guest in CLIENTS:
         keys = SERVER.out('cat /etc/pppssh/authorized_keys/pppssh-%s' % guest.name)
         lines = [line for line in keys.splitlines() if line.strip() and not line.startswith('#')]
         assert len(lines) == 1, lines
         # PPPSSH_KEY: the tag of the key, which the session entry point records (key rotation).
-        assert re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n /usr/local/sbin/pppssh-session %s" '
+        assert re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} exec sudo -n /usr/local/sbin/pppssh-session %s" '
                         r'ssh-ed25519 ' % guest.name, lines[0]), lines
 
 

@@ -86,7 +86,7 @@ def test_every_key_line_is_one_restricted_forced_command_per_client_account(flee
         lines = files['/etc/pppssh/authorized_keys/pppssh-%s' % guest.name]
         assert len(lines) == 1, lines
         # PPPSSH_KEY: the tag of the key, which the session entry point records (key rotation).
-        assert re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n /usr/local/sbin/pppssh-session %s" '
+        assert re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} exec sudo -n /usr/local/sbin/pppssh-session %s" '
                         r'ssh-ed25519 ' % guest.name, lines[0]), lines
 
 

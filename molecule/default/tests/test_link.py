@@ -67,7 +67,7 @@ def test_server_end_is_configured_regardless(inventory_name, fleet, hosts, alloc
         assert '%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (user, link) \
             in content_lines(server, '/etc/sudoers.d/pppssh')
         keys = content_lines(server, '/etc/pppssh/authorized_keys/%s' % user)
-        assert [k for k in keys if re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n '
+        assert [k for k in keys if re.match(r'restrict,command="PPPSSH_KEY=[0-9a-f]{24} exec sudo -n '
                                             r'/usr/local/sbin/pppssh-session %s" ' % link, k)]
         pair = allocations[client['server']][link]
         assert '%s:%s' % (pair['server_ip'], pair['client_ip']) \

@@ -15,6 +15,9 @@ import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 SERVER_DEFAULT_ACCOUNT_PREFIX = 'pppssh-'
+# The server role's one sudoers Defaults line: sudo executes the session entry point in its own place.
+SESSION_DEFAULTS = ('Defaults!/usr/local/sbin/pppssh-session !pam_session, !pam_setcred, !use_pty, '
+                    'env_keep += "PPPSSH_KEY"')
 LINK_NAME = re.compile(r'^[a-z][a-z0-9_-]{0,10}$')
 BRANCH = {}
 

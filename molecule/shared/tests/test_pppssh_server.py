@@ -3,7 +3,7 @@
 
 import re
 
-from pppssh_testlib import clients_of, content_lines, links_of
+from pppssh_testlib import SESSION_DEFAULTS, clients_of, content_lines, links_of
 
 testinfra_hosts = ['ansible://pppssh_servers']
 
@@ -32,7 +32,7 @@ def test_authorized_keys_are_root_owned(host, inventory_name, fleet):
 
 def test_each_account_holds_one_key_with_its_own_forced_command(host, inventory_name, fleet, hosts):
     # PPPSSH_KEY: the tag of the key, which the session entry point records (key rotation).
-    forced = re.compile(r'^restrict,command="PPPSSH_KEY=[0-9a-f]{24} sudo -n /usr/local/sbin/pppssh-session '
+    forced = re.compile(r'^restrict,command="PPPSSH_KEY=[0-9a-f]{24} exec sudo -n /usr/local/sbin/pppssh-session '
                         r'([a-z][a-z0-9_-]{0,10})" '
                         r'(ssh-ed25519) ([A-Za-z0-9+/=]+) pppssh-([a-z][a-z0-9_-]{0,10})$')
     clients = clients_of(fleet, inventory_name)
@@ -51,8 +51,8 @@ def test_each_account_holds_one_key_with_its_own_forced_command(host, inventory_
 def test_sudoers_allows_each_account_only_its_own_session(host, inventory_name, fleet):
     rule = host.file('/etc/sudoers.d/pppssh')
     assert rule.user == 'root' and rule.group == 'root' and rule.mode == 0o440
-    expected = ['%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (c['account'], c['link'])
-                for c in clients_of(fleet, inventory_name)]
+    expected = [SESSION_DEFAULTS] + ['%s ALL=(root) NOPASSWD: /usr/local/sbin/pppssh-session %s' % (c['account'], c['link'])
+                                     for c in clients_of(fleet, inventory_name)]
     assert sorted(content_lines(host, '/etc/sudoers.d/pppssh')) == sorted(expected)
     assert host.run('visudo -c').rc == 0
 

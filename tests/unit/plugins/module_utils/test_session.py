@@ -136,12 +136,25 @@ def test_stop_is_for_root_only(monkeypatch, capsys):
 NEW, OLD = 'a' * 24, 'b' * 24
 
 
-def tagged(proc, sudo_pid, tag):
-    """The forced command's PPPSSH_KEY, which sudo keeps in its own environment (not the command's)."""
-    (proc.root / str(sudo_pid) / 'environ').write_text('SSH_CONNECTION=x\0PPPSSH_KEY=%s\0PATH=/bin\0' % tag)
+def tagged(proc, pid, tag):
+    """The forced command's PPPSSH_KEY in the environment of ``pid``."""
+    (proc.root / str(pid) / 'environ').write_text('SSH_CONNECTION=x\0PPPSSH_KEY=%s\0PATH=/bin\0' % tag)
 
 
-def test_the_session_key_comes_from_the_sudo_of_the_session(proc):
+def test_the_session_key_comes_from_the_sessions_own_environment(proc):
+    # The role's sudoers: sudo keeps PPPSSH_KEY and executes the entry point in its own place, so
+    # the session's parent is the account's sshd.
+    proc.add(200, 'sshd', 1, ['sshd: pppssh-a'], uid=ACCOUNT_UID)
+    proc.add(201, 'python3', 200, ['python3', '-I', 'pppssh_session.py', 'a'])
+    assert session.session_key(201, str(proc.root)) is None
+    tagged(proc, 201, NEW)
+    assert session.session_key(201, str(proc.root)) == NEW
+    tagged(proc, 201, 'x; rm -rf /')
+    assert session.session_key(201, str(proc.root)) is None
+
+
+def test_the_session_key_comes_from_a_sudo_that_stayed_as_the_parent(proc):
+    # An older sudoers: sudo forked, waited, and dropped the variable from the command's environment.
     two_sessions(proc)
     proc.add(202, 'python3', 201, ['python3', '-I', 'pppssh_session.py', 'a'])
     assert session.session_key(202, str(proc.root)) is None
