@@ -17,7 +17,8 @@ REPS = int(os.environ.get('BENCH_REPS', '5'))
 SITE = os.path.join(rb.REPO, 'playbooks', 'site.yml')
 
 SERVER = rb.Guest('bserver', '192.168.213.70')
-CLIENTS = [rb.Guest('bclient%d' % i, '192.168.213.%d' % (70 + i)) for i in range(1, 5)]
+# Eight for the fleet figure's N = 2, 4, 8; the other figures use the first one or two.
+CLIENTS = [rb.Guest('bclient%d' % i, '192.168.213.%d' % (70 + i)) for i in range(1, 9)]
 CLIENT = CLIENTS[0]
 HOWTO_USER = 'howto'
 HOWTO_PAIR = ('10.99.9.2', '10.99.9.1')         # client, server ends of the HOWTO script's link

@@ -162,6 +162,23 @@ def raw_samples_lines(t):
     return out + [''] if out else []
 
 
+def rerun_profile_lines(fleet):
+    """Issue 17's rerun cost under the fleet table: tasks per host (ran + skipped) and the slowest
+    tasks of each size's first repetition."""
+    out = []
+    for key, e in sorted(fleet.items(), key=lambda item: item[0]):
+        profiles = (e.get('runs') or {}).get('rerun_profile') if isinstance(e, dict) else None
+        if not key.startswith('n') or not profiles:
+            continue
+        first = profiles[0]
+        hosts = ', '.join('%s %d + %d' % (host, c['ran'], c['skipped'])
+                          for host, c in sorted(first['tasks_per_host'].items()))
+        slowest = ', '.join('%s %.1f s' % (name, seconds) for name, seconds in first['slowest'][:5])
+        out += ['N=%s rerun, tasks per host (ran + skipped): %s.' % (key[1:], hosts),
+                'Slowest rerun tasks: %s.' % slowest, '']
+    return out
+
+
 def markdown(data):
     m = data['machine']
     out = ['# pppssh benchmarks: latest run', '',
@@ -294,6 +311,7 @@ def markdown(data):
                 fmt(med(e['first_per_host_s']), 1), fmt(med(e['rerun_per_host_s']), 1),
                 fmt(s['ping_floor_s']['median'], 1), '%s/%s' % (fmt(s.get('links_up', {}).get('min')), key[1:])))
         out.append('')
+        out += rerun_profile_lines(f)
 
     sc = sec.get('scale')
     if sc:

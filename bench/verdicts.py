@@ -32,6 +32,7 @@ MIN_PAIRS = 3            # pairs (or repetitions) a goal needs before it can be 
 # while ssh still connects; when the server's notty relay drops it, that bring-up waits this much
 # longer for the resend (bench/bringup.py: 2.1-2.6 s, else 4.4 s, on the UML rig).
 LCP_RESTART_S = 3.0
+SCALE_GOAL_TUNNELS = 200  # issue 17: concurrent tunnels on one server guest, all reachable
 
 MET, NOT_MET, UNDECIDED, NOT_MEASURED = 'met', 'not met', 'undecided', 'not measured'
 
@@ -205,6 +206,59 @@ def goals(sections):
     r = sections.get('recovery')
     if r:
         rows.append(('recovery after the ssh is killed < 5 s (per rep, s)', verdict(r['ours_runs'], 5.0, '<')))
+    return rows + performance_goals(sections)
+
+
+def performance_goals(sections):
+    """[(goal text, verdict dict)] of issue 17's table ("fewer hops per byte, fewer bytes per tunnel,
+    fewer seconds per rerun") for the sections in this run."""
+    rows = []
+    b = sections.get('bringup')
+    if b and 'ours_ansible_to_first_reply' in b['runs']:
+        runs = b['runs']
+        floor = runs.get('ansible_ping_floor') or []
+        rows.append(('17 bring-up from the controller <= ping floor + 1.0 s (per pair, s)',
+                     verdict([v - f for v, f in zip(runs['ours_ansible_to_first_reply'], floor)
+                              if v is not None and f is not None], 1.0, '<=',
+                             reference_status(floor, {}) if floor else None)))
+    t = sections.get('throughput')
+    if t and 'ours_shipped' in t['runs']:
+        rows.append(('17 throughput: ours as shipped >= 0.5 x raw ssh (per rep)',
+                     verdict(pair_ratios(t['runs']['ours_shipped'], t['runs'].get('raw_ssh', [])), 0.5, '>=',
+                             _ref(t, 'raw_ssh') or {'ok': False, 'problems': ['not validated (older run)']})))
+    lat = sections.get('latency')
+    if lat and 'ours_shaped' in lat.get('runs', {}):
+        ours = lat['runs']['ours_shaped']
+        idle = [_median(run['rtts']) for run in ours['idle']]
+        bulk10 = ours.get('bulk10') or []
+        rows.append(('17 latency bulk10, shaped: ping median <= 1.2 x idle (per rep)',
+                     verdict(pair_ratios([_median(run['rtts']) for run in bulk10], idle), 1.2, '<=',
+                             _ref(lat, 'ours_idle'))))
+        rows.append(('17 latency bulk10, shaped: ping p95 <= 1.5 x idle median (per rep)',
+                     verdict(pair_ratios([_p95(run['rtts']) for run in bulk10], idle), 1.5, '<=',
+                             _ref(lat, 'ours_idle'))))
+    f = sections.get('fleet') or {}
+    for key in sorted((k for k in f if k.startswith('n') and isinstance(f[k], dict)), key=lambda k: int(k[1:])):
+        runs = f[key]['runs']
+        rows.append(('17 fleet N=%s: site.yml rerun <= 5 x ansible -m ping (per rep)' % key[1:],
+                     verdict(pair_ratios(runs['rerun_s'], runs['ping_floor_s']), 5.0, '<=',
+                             reference_status(runs['ping_floor_s'], {}))))
+    sc = sections.get('scale')
+    if sc:
+        top = max(sc['steps'])
+        per_tunnel = [step['per_tunnel_kb'] / 1024.0 for run in sc['runs'] for step in run['steps']
+                      if step['tunnels'] == top]
+        rows.append(('17 scale: server memory per tunnel <= 2 MB at %d tunnels (per rep, MB)' % top,
+                     verdict(per_tunnel, 2.0, '<=')))
+        if top < SCALE_GOAL_TUNNELS:
+            rows.append(('17 scale: %d tunnels on one server, all reachable' % SCALE_GOAL_TUNNELS,
+                         dict(spread([]), goal=SCALE_GOAL_TUNNELS, op='>=', verdict=NOT_MEASURED,
+                              why='the run went up to %d tunnels' % top)))
+        else:
+            reachable = [step['reachable'] / float(step['tunnels']) for run in sc['runs'] for step in run['steps']
+                         if step['tunnels'] == top]
+            rows.append(('17 scale: %d tunnels on one server, all reachable (share, per rep)' % top,
+                         verdict(reachable, 1.0, '>=')))
     return rows
 
 

@@ -195,3 +195,45 @@ def test_a_pair_of_several_starts_is_their_median_and_nothing_when_one_failed():
     assert verdicts.pair_figure([2.5, 2.7]) == 2.6
     assert verdicts.pair_figure([2.5, None, 2.6]) is None
     assert verdicts.pair_figure([]) is None
+
+
+# ---------------------------------------------------------------- issue 17's goals
+
+def fleet_section(rerun, floor):
+    return {'fleet': {'n2': {'runs': {'rerun_s': rerun, 'ping_floor_s': floor}}}}
+
+
+def test_a_rerun_within_five_pings_on_every_rep_is_met_and_fifteen_is_not():
+    assert goal(fleet_section([12.0, 13.5, 14.0], [2.9, 3.0, 2.8]), '17 fleet N=2')['verdict'] == verdicts.MET
+    assert goal(fleet_section([43.7, 43.8, 44.0], [2.9, 3.0, 2.8]), '17 fleet N=2')['verdict'] == verdicts.NOT_MET
+
+
+def test_a_ping_floor_that_failed_or_wandered_leaves_the_rerun_goal_not_measured():
+    for floor in ([None, None, None], [1.0, 3.0, 2.8]):
+        got = goal(fleet_section([12.0, 13.5, 14.0], floor), '17 fleet N=2')
+        assert got['verdict'] == verdicts.NOT_MEASURED, (floor, got)
+
+
+def scale_section(per_tunnel_mb, tunnels=20, reachable=None):
+    steps = [{'tunnels': tunnels, 'per_tunnel_kb': mb * 1024, 'reachable': tunnels if reachable is None else reachable}
+             for mb in per_tunnel_mb]
+    return {'scale': {'steps': [10, tunnels], 'runs': [{'steps': [step]} for step in steps]}}
+
+
+def test_memory_per_tunnel_is_judged_at_the_largest_step_and_200_tunnels_unrun_is_said():
+    sections = scale_section([3.6, 4.1, 4.6])
+    assert goal(sections, '17 scale: server memory per tunnel <= 2 MB at 20 tunnels')['verdict'] == verdicts.NOT_MET
+    unrun = goal(sections, '17 scale: 200 tunnels')
+    assert unrun['verdict'] == verdicts.NOT_MEASURED and 'up to 20 tunnels' in unrun['why']
+    ran = scale_section([1.8, 1.9, 1.7], tunnels=200, reachable=199)
+    assert goal(ran, '17 scale: server memory per tunnel <= 2 MB at 200')['verdict'] == verdicts.MET
+    assert goal(ran, '17 scale: 200 tunnels')['verdict'] == verdicts.NOT_MET
+
+
+def test_bring_up_from_the_controller_is_judged_as_seconds_over_the_ping_floor():
+    runs = {'ours_in_guest': [3.6] * 3, 'howto_in_guest': [2.8] * 3, 'ansible_ping_floor': [2.8, 2.9, 3.0],
+            'ours_ansible_to_first_reply': [3.5, 3.8, 3.9]}
+    got = goal({'bringup': {'runs': runs}}, '17 bring-up from the controller')
+    assert got['verdict'] == verdicts.MET and round(got['max'], 2) == 0.9
+    runs['ours_ansible_to_first_reply'] = [7.0, 7.1, 6.9]
+    assert goal({'bringup': {'runs': runs}}, '17 bring-up from the controller')['verdict'] == verdicts.NOT_MET
