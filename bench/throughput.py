@@ -5,7 +5,8 @@ CPU-bound on the plain rig network (``run``), bandwidth-bound over a 4 mbit oute
 
 The raw ssh stream is the reference every ratio is taken against, so it validates itself in
 every repetition (bench/verdicts.py): its own dd's byte counter, read on the server every
-RAW_INTERVAL s, grew in every interval of its window; it is not slower than any tunnel variant
+RAW_INTERVAL s, grew in every interval of its window by at least a quarter of the window's median
+interval; it is not slower than any tunnel variant
 measured beside it in the same repetition; and its repetitions stay within the spread bound.
 A repetition that fails is measured again once, at the end of its repetition; a reference
 that still fails is reported failed and its goal reads "not measured".

@@ -36,6 +36,14 @@ def test_a_stream_that_trickles_reads_its_trickle_and_then_fails_beside_the_tunn
     assert verdicts.check_beside(rate, {'ours_shipped': 12.0}).startswith('slower than the tunnel')
 
 
+def test_a_stream_that_stalls_for_an_interval_inside_its_window_is_no_reading():
+    # 2026-12-07 12:35, raw ssh rep 1 (Mbit/s per 1 s interval): read 477 Mbit/s over its window.
+    rate, problem = verdicts.check_stream(stream([r * 1e6 / 8 for r in (609, 613, 584, 506, 74)]))
+    assert rate is None and 'stalled in interval 5' in problem
+    # A steady stream read in 32 KB steps (4 mbit line: 3, 4 or 5 chunks a second) is no stall.
+    assert verdicts.check_stream(stream([32768 * n for n in (4, 3, 5, 4, 4, 3)]))[1] is None
+
+
 def test_too_short_a_window_is_no_reading():
     assert verdicts.check_stream(stream([25e6]))[0] is None
 
