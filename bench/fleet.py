@@ -11,7 +11,7 @@ from lab import CLIENTS, SERVER, SITE, inventory_path
 
 def run(results, _inv=None):
     sizes = [int(s) for s in os.environ.get('BENCH_FLEET_SIZES', '2,4,8').split(',')]
-    reps = dict((n, int(r)) for n, r in zip(sizes, os.environ.get('BENCH_FLEET_REPS', '3,2,1').split(',')))
+    reps = dict((n, int(r)) for n, r in zip(sizes, os.environ.get('BENCH_FLEET_REPS', '3,1,1').split(',')))
     out = {}
     for n in sizes:
         clients = CLIENTS[:n]
