@@ -241,10 +241,13 @@ def performance_goals(sections):
         ours = lat['runs']['ours_shaped']
         idle = [_median(run['rtts']) for run in ours['idle']]
         bulk10 = ours.get('bulk10') or []
-        rows.append(('17 latency bulk10, shaped: ping median <= 1.2 x idle (per rep)',
+        # Issue 17 wants the shaper given the line rate itself; until the shaper accounts for the
+        # tunnel's framing, the run shapes at lab.SHAPER_KBIT (90 % of the line), and says so.
+        shaped = 'shaper %s kbit' % lat.get('shaper_kbit', '?')
+        rows.append(('17 latency bulk10, %s: ping median <= 1.2 x idle (per rep)' % shaped,
                      verdict(pair_ratios([_median(run['rtts']) for run in bulk10], idle), 1.2, '<=',
                              _ref(lat, 'ours_idle'))))
-        rows.append(('17 latency bulk10, shaped: ping p95 <= 1.5 x idle median (per rep)',
+        rows.append(('17 latency bulk10, %s: ping p95 <= 1.5 x idle median (per rep)' % shaped,
                      verdict(pair_ratios([_p95(run['rtts']) for run in bulk10], idle), 1.5, '<=',
                              _ref(lat, 'ours_idle'))))
     f = sections.get('fleet') or {}
