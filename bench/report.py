@@ -326,9 +326,23 @@ def markdown(data):
                 step, len(rows), min(s['reachable'] for s in rows), fmt(ups[len(ups) // 2], 1),
                 fmt(per[0]), fmt(per[len(per) // 2]), fmt(per[-1])))
         out.append('')
+        out += scale_process_lines(sc)
     for note in data.get('notes', []):
         out.append('- ' + note)
     return '\n'.join(out) + '\n'
+
+
+def scale_process_lines(sc):
+    """The server's processes per tunnel at the top step of the last rep (runs before the
+    product-account scale have no such figure)."""
+    top = [s for s in sc['runs'][-1]['steps'] if s['tunnels'] == max(sc['steps'])]
+    if not top or 'processes_per_tunnel' not in top[0]:
+        return []
+    step = top[0]
+    per = step['processes_per_tunnel']
+    line = ', '.join('%s %s' % (comm, fmt(per[comm], 2)) for comm in sorted(per) if per[comm])
+    return ['Server processes per tunnel at %d tunnels (last rep, over the count before the first tunnel): %s; '
+            '%s in all.' % (step['tunnels'], line or 'none', fmt(sum(per.values()), 2)), '']
 
 
 def ensure_matplotlib():
