@@ -51,9 +51,18 @@ RAW_WARMUP_MAX = 40
 RAW_INTERVAL = 1.0      # s between readings of the server dd's counter
 RAW_SESSION_WAIT = 30   # s for the session to come up
 
+# The raw stream's ssh client keeps glibc's malloc off mmap for its buffers. With the default
+# threshold (128 KiB, raised only as mmap'd chunks are freed), an ssh holding more of stdin than
+# it can send re-maps its growing channel buffer, and a page fault costs so much in these guests
+# that the client spends 75-88 % of the CPU on it while the stream trickles at 1-1.8 Mbit/s: the
+# 2-10 s trickle at the start of every session, and over the 4 mbit line a stream slower than the
+# tunnels (2026-12-07 17:1x, bclient1: ssh's CPU share 0.75-0.88 with few reads and writes and no
+# sleeps; with this setting 0.00-0.05 and the line full). A tunnel's ssh never holds that much:
+# the inner TCP is clocked by its ACKs.
+RAW_SSH_MALLOC = 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728'
 # The stream: the client's dd through ssh into a dd on the server whose pid the remote command
 # writes first (exec keeps the pid), so the server reads exactly this stream's counter.
-RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k 2>/dev/null | ssh -T -o BatchMode=yes %(extra)s "
+RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k 2>/dev/null | env " + RAW_SSH_MALLOC + " ssh -T -o BatchMode=yes %(extra)s "
                  "%(user)s@%(server)s 'echo \\$\\$ > %(pidfile)s; exec dd of=/dev/null bs=64k 2>/dev/null'\" "
                  ">/dev/null 2>&1 </dev/null & echo $! > /tmp/bench-raw.pid")
 RAW_SSH_STOP = ('p=$(cat /tmp/bench-raw.pid 2>/dev/null) && { pkill -P $p; kill $p; }; '
@@ -248,8 +257,8 @@ def run_cpu(results, _inv=None):
     cases = {
         'ours_shipped': ('iperf3 -c 10.213.0.1 -t 30', 'pkill -x iperf3'),
         'howto_script': ('iperf3 -c %s -t 30' % HOWTO_PAIR[1], 'pkill -x iperf3'),
-        'raw_ssh': ("dd if=/dev/zero bs=64k | ssh -T -o BatchMode=yes %s@%s 'dd of=/dev/null bs=64k'"
-                    % (HOWTO_USER, SERVER.ip), 'pkill -x dd'),
+        'raw_ssh': ("dd if=/dev/zero bs=64k | env %s ssh -T -o BatchMode=yes %s@%s 'dd of=/dev/null bs=64k'"
+                    % (RAW_SSH_MALLOC, HOWTO_USER, SERVER.ip), 'pkill -x dd'),
     }
     cases['ours_deflate'] = cases['ours_shipped']
     names = list(cases)
