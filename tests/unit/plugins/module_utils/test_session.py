@@ -141,28 +141,29 @@ def tagged(proc, pid, tag):
     (proc.root / str(pid) / 'environ').write_text('SSH_CONNECTION=x\0PPPSSH_KEY=%s\0PATH=/bin\0' % tag)
 
 
+def assert_key_read_from(proc, holder, session_pid):
+    """session_key of ``session_pid`` is the tag in ``holder``'s environment: none before it is set,
+    and none when it is not a tag (nothing recorded, so a rotation ends that session)."""
+    assert session.session_key(session_pid, str(proc.root)) is None
+    tagged(proc, holder, NEW)
+    assert session.session_key(session_pid, str(proc.root)) == NEW
+    tagged(proc, holder, 'x; rm -rf /')
+    assert session.session_key(session_pid, str(proc.root)) is None
+
+
 def test_the_session_key_comes_from_the_sessions_own_environment(proc):
     # The role's sudoers: sudo keeps PPPSSH_KEY and executes the entry point in its own place, so
     # the session's parent is the account's sshd.
     proc.add(200, 'sshd', 1, ['sshd: pppssh-a'], uid=ACCOUNT_UID)
     proc.add(201, 'python3', 200, ['python3', '-I', 'pppssh_session.py', 'a'])
-    assert session.session_key(201, str(proc.root)) is None
-    tagged(proc, 201, NEW)
-    assert session.session_key(201, str(proc.root)) == NEW
-    tagged(proc, 201, 'x; rm -rf /')
-    assert session.session_key(201, str(proc.root)) is None
+    assert_key_read_from(proc, 201, 201)
 
 
 def test_the_session_key_comes_from_a_sudo_that_stayed_as_the_parent(proc):
     # An older sudoers: sudo forked, waited, and dropped the variable from the command's environment.
     two_sessions(proc)
     proc.add(202, 'python3', 201, ['python3', '-I', 'pppssh_session.py', 'a'])
-    assert session.session_key(202, str(proc.root)) is None
-    tagged(proc, 201, NEW)
-    assert session.session_key(202, str(proc.root)) == NEW
-    # Not a tag: nothing recorded, so a rotation ends that session.
-    tagged(proc, 201, 'x; rm -rf /')
-    assert session.session_key(202, str(proc.root)) is None
+    assert_key_read_from(proc, 201, 202)
 
 
 @pytest.fixture
