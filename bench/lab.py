@@ -64,6 +64,13 @@ def setup_guest_tools(guests):
         guest.sh('modprobe -a sch_netem sch_cake sch_htb sch_fq_codel')
 
 
+def known_hosts_line(server, port=22):
+    """The known_hosts line of ``server``'s ed25519 host key, read from its key file (never scanned)."""
+    key_type, key = server.out('cat /etc/ssh/ssh_host_ed25519_key.pub').split()[:2]
+    host = server.ip if port == 22 else '[%s]:%d' % (server.ip, port)
+    return '%s %s %s' % (host, key_type, key)
+
+
 def setup_howto(server, client):
     """HOWTO 4.1-4.3 on the server (user 'howto', free sudo pppd) and 4.2/5 on the client (root's key,
     the host key known to root, the 5.2 script with its variables filled in)."""
@@ -78,9 +85,7 @@ chown root:%(u)s ~%(u)s/.ssh/authorized_keys; chmod 644 ~%(u)s/.ssh/authorized_k
 printf 'Cmnd_Alias VPN=/usr/sbin/pppd\\n%(u)s ALL=NOPASSWD: VPN\\n' > /etc/sudoers.d/howto-vpn
 chmod 440 /etc/sudoers.d/howto-vpn; visudo -cf /etc/sudoers.d/howto-vpn >/dev/null
 """ % {'u': HOWTO_USER, 'pub': pub})
-    host_key = server.out('cat /etc/ssh/ssh_host_ed25519_key.pub').split()
-    client.sh("install -d -m 700 /root/.ssh && echo '%s %s %s' > /root/.ssh/known_hosts"
-              % (server.ip, host_key[0], host_key[1]))
+    client.sh("install -d -m 700 /root/.ssh && echo '%s' > /root/.ssh/known_hosts" % known_hosts_line(server))
     script = open(os.path.join(rb.BENCH, 'vpn-pppssh')).read()
     for key, value in (('SERVER_HOSTNAME', server.ip), ('SERVER_USERNAME', HOWTO_USER),
                        ('SERVER_IFIPADDR', HOWTO_PAIR[1]), ('CLIENT_IFIPADDR', HOWTO_PAIR[0])):

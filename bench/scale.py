@@ -34,11 +34,11 @@ def static_clients(count):
 
 
 def scale_peers(index):
-    """The client's peers file of tunnel ``index``: the product account of static client sINDEX."""
+    """(link name, the client's peers file) of tunnel ``index``: the product account of static client sINDEX."""
     name = 's%d' % index
     local, remote = scale_pairs(index)
-    return name, remote, variant_config(name, local_ip=local, remote_ip=remote, user='pppssh-%s' % name,
-                                        identity_file='%s/%s' % (KEY_DIR, name), remote_command=None)
+    return name, variant_config(name, local_ip=local, remote_ip=remote, user='pppssh-%s' % name,
+                                identity_file='%s/%s' % (KEY_DIR, name), remote_command=None)
 
 
 def server_mem_kb():
@@ -65,7 +65,7 @@ def deploy(count):
                              server_vars={'pppssh_server_static_clients': static_clients(count)})
     _report, elapsed = rb.run_playbook(inv, SITE, timeout=3600)
     for index in range(1, count + 1):
-        name, _remote, text = scale_peers(index)
+        name, text = scale_peers(index)
         CLIENT.put('/etc/ppp/peers/pppssh-%s' % name, text, '0600')
     return elapsed
 
@@ -102,8 +102,7 @@ def run(results, _inv=None):
                               for comm, (count, _rss) in procs.items())
             run['steps'].append({'tunnels': step, 'reachable': int(ok), 'up_s': round(up_s, 1), 'used_kb': used,
                                  'per_tunnel_kb': (used - base) / float(step), 'processes': procs,
-                                 'processes_per_tunnel': per_tunnel,
-                                 'rss_by_comm': ['%s %d %d' % (c, n, r) for c, (n, r) in sorted(procs.items())]})
+                                 'processes_per_tunnel': per_tunnel})
             started = step
         CLIENT.sh('for f in /run/ppp-pppssh-s*.pid; do kill $(head -1 $f); done; true')
         SERVER.wait_for('! ls /sys/class/net | grep -q "^ppp-s"', 60, 'scale links gone')

@@ -19,8 +19,8 @@ import cpuprofile
 import rigbench as rb
 import verdicts
 from lab import (CLIENT, HOWTO_PAIR, HOWTO_USER, IPERF_SECONDS, OUR_LINK, OUTER_RATE_KBIT, REPS, SERVER,
-                 VARIANT_PAIR, iperf, link_up, netem, restart_ours_with_deflate, start_howto, start_ours,
-                 stop_howto, stop_ours, stop_pidfile_link, upclock, variant_config)
+                 VARIANT_PAIR, iperf, known_hosts_line, link_up, netem, restart_ours_with_deflate, start_howto,
+                 start_ours, stop_howto, stop_ours, stop_pidfile_link, upclock, variant_config)
 
 # name: (description, client pppd lines, server pppd args, module params)
 # No 'sync' variant: it got no link in any repetition (5 of 5 on 2026-12-03, 3 of 3 on 2026-12-07).
@@ -67,9 +67,11 @@ RAW_SSH_MALLOC = 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.mall
 # system's sshd: measured beside it, their throughput was the same on either.
 RAW_SSH_PORT = 2222
 RAW_SSHD_PIDFILE = '/run/pppssh-bench-sshd.pid'
+# The raw stream's client up to its options (the stream's and the CPU figure's).
+RAW_SSH_CLIENT = 'env %s ssh -T -o BatchMode=yes -p %d' % (RAW_SSH_MALLOC, RAW_SSH_PORT)
 # The stream: the client's dd through ssh into a dd on the server whose pid the remote command
 # writes first (exec keeps the pid), so the server reads exactly this stream's counter.
-RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k 2>/dev/null | env " + RAW_SSH_MALLOC + " ssh -T -o BatchMode=yes %(extra)s "
+RAW_SSH_START = ("setsid sh -c \"dd if=/dev/zero bs=64k 2>/dev/null | " + RAW_SSH_CLIENT + " %(extra)s "
                  "%(user)s@%(server)s 'echo \\$\\$ > %(pidfile)s; exec dd of=/dev/null bs=64k 2>/dev/null'\" "
                  ">/dev/null 2>&1 </dev/null & echo $! > /tmp/bench-raw.pid")
 RAW_SSH_STOP = ('p=$(cat /tmp/bench-raw.pid 2>/dev/null) && { pkill -P $p; kill $p; }; '
@@ -85,8 +87,7 @@ def start_stream_sshd():
     """The raw stream's sshd on RAW_SSH_PORT (started once per guest boot) and its known_hosts line."""
     SERVER.sh('test -s {p} && kill -0 $(cat {p}) 2>/dev/null || env {m} /usr/sbin/sshd -p {port} -o PidFile={p}'
               .format(p=RAW_SSHD_PIDFILE, m=RAW_SSH_MALLOC, port=RAW_SSH_PORT))
-    key = SERVER.out('cat /etc/ssh/ssh_host_ed25519_key.pub').split()
-    line = '[%s]:%d %s %s' % (SERVER.ip, RAW_SSH_PORT, key[0], key[1])
+    line = known_hosts_line(SERVER, RAW_SSH_PORT)
     CLIENT.sh("grep -qxF '{l}' /root/.ssh/known_hosts || echo '{l}' >> /root/.ssh/known_hosts".format(l=line))
 
 
@@ -96,7 +97,7 @@ def leftovers():
             'server': SERVER.out(RAW_LEFTOVERS_SERVER, check=False).split()}
 
 
-def raw_ssh(seconds, cipher=None, bound=False, port=RAW_SSH_PORT):
+def raw_ssh(seconds, cipher=None, bound=False):
     """One raw ssh stream client -> server (the same user, key and host key as the tunnels):
     {'mbit', 'wire_per_byte', 'samples', 'session_wait_s', 'problem', ...}.
 
@@ -105,8 +106,7 @@ def raw_ssh(seconds, cipher=None, bound=False, port=RAW_SSH_PORT):
     takes 3-4 s in these guests). ``problem`` is set when the window is no valid reading."""
     ATTEMPT[0] += 1
     pidfile = '/tmp/bench-raw-%d-%d.pid' % (os.getpid(), ATTEMPT[0])
-    extra = ('-o Ciphers=%s ' % cipher if cipher else '') + ('-p %d' % port if port else '')
-    args = {'extra': extra.strip(), 'user': HOWTO_USER, 'server': SERVER.ip,
+    args = {'extra': '-o Ciphers=%s' % cipher if cipher else '', 'user': HOWTO_USER, 'server': SERVER.ip,
             'pidfile': pidfile}
     got = {'leftovers_before': leftovers()}
     if got['leftovers_before']['client'] or got['leftovers_before']['server']:
@@ -276,8 +276,8 @@ def run_cpu(results, _inv=None):
     cases = {
         'ours_shipped': ('iperf3 -c 10.213.0.1 -t 30', 'pkill -x iperf3'),
         'howto_script': ('iperf3 -c %s -t 30' % HOWTO_PAIR[1], 'pkill -x iperf3'),
-        'raw_ssh': ("dd if=/dev/zero bs=64k | env %s ssh -T -o BatchMode=yes -p %d %s@%s 'dd of=/dev/null bs=64k'"
-                    % (RAW_SSH_MALLOC, RAW_SSH_PORT, HOWTO_USER, SERVER.ip), 'pkill -x dd'),
+        'raw_ssh': ("dd if=/dev/zero bs=64k | %s %s@%s 'dd of=/dev/null bs=64k'"
+                    % (RAW_SSH_CLIENT, HOWTO_USER, SERVER.ip), 'pkill -x dd'),
     }
     cases['ours_deflate'] = cases['ours_shipped']
     names = list(cases)
