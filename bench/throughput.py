@@ -225,10 +225,11 @@ def run(results, _inv=None, bound=False):
                 if 'error' in got:
                     errors.append('%s rep %d: %s' % (what, rep + 1, got['error']))
                 got_rep[what] = got
-            # The reference bounds every tunnel beside it: a reading below one is no reading.
+            # The reference bounds every tunnel beside it on the wire: a reading below one is no reading.
             for ref in refs:
-                beside = dict((name, got_rep[name].get('mbit')) for name in tunnels)
-                problem = got_rep[ref].get('problem') or verdicts.check_beside(got_rep[ref].get('mbit'), beside)
+                beside = dict((name, verdicts.wire_rate(got_rep[name])) for name in tunnels)
+                problem = got_rep[ref].get('problem') or verdicts.check_beside(verdicts.wire_rate(got_rep[ref]),
+                                                                               beside)
                 if problem and not got_rep[ref].get('retried'):
                     rb.log('throughput rep %d: %s: %s; measuring it again' % (rep + 1, ref, problem))
                     retries.append({'rep': rep + 1, 'first': dict(got_rep[ref], problem=problem)})
@@ -236,7 +237,7 @@ def run(results, _inv=None, bound=False):
                     got = dict(raw_ssh(seconds, cipher, bound), retried=True)
                     raw_samples[ref].append(dict(got, rep=rep + 1))
                     got_rep[ref] = got
-                    problem = got.get('problem') or verdicts.check_beside(got.get('mbit'), beside)
+                    problem = got.get('problem') or verdicts.check_beside(verdicts.wire_rate(got), beside)
                 if problem:
                     rep_problems[ref][rep + 1] = problem
                     got_rep[ref] = dict(got_rep[ref], mbit=None)

@@ -66,12 +66,31 @@ def test_a_reference_with_no_reading_at_all_fails():
 
 def test_a_reference_slower_than_a_tunnel_beside_it_is_a_problem():
     problem = verdicts.check_beside(20.0, {'default': 28.0, 'howto_script': 19.0, 'sync': None})
-    assert problem.startswith('slower than the tunnel it bounds: default (20.0 against 28.0)')
+    assert problem.startswith('slower than the tunnel it bounds (Mbit/s on the wire): default (20.0 against 28.0)')
     assert 'howto_script' not in problem
 
 
 def test_a_reference_that_ties_a_tunnel_on_a_line_limit_is_fine():
     assert verdicts.check_beside(3.80, {'howto_script': 3.91}) is None
+
+
+def test_a_compressing_tunnel_is_bounded_by_its_bytes_on_the_wire_not_its_payload():
+    # 2026-12-07 18:36, 4 mbit line: the HOWTO's link (Deflate) read 4.03 Mbit/s of payload
+    # beside a raw stream of 3.82; compared on payload the reference failed.
+    raw = {'mbit': 3.82, 'wire_per_byte': 1.02}
+    howto = {'mbit': 4.03, 'wire_per_byte': 0.95}
+    assert verdicts.check_beside(raw['mbit'], {'howto_script': howto['mbit']}).startswith('slower than')
+    assert verdicts.check_beside(verdicts.wire_rate(raw), {'howto_script': verdicts.wire_rate(howto)}) is None
+    # a tunnel that put more bytes on the line than the raw stream still fails it
+    wide = {'mbit': 4.03, 'wire_per_byte': 1.08}
+    assert 'howto_script (3.9 against 4.4)' in verdicts.check_beside(
+        verdicts.wire_rate(raw), {'howto_script': verdicts.wire_rate(wide)})
+
+
+def test_a_reading_without_a_wire_count_is_compared_on_its_payload():
+    assert verdicts.wire_rate({'mbit': 3.8, 'wire_per_byte': None}) == 3.8
+    assert verdicts.wire_rate({'mbit': None, 'wire_per_byte': 1.02}) is None
+    assert verdicts.wire_rate({'error': 'no link'}) is None
 
 
 def test_a_rep_still_slower_after_its_retry_fails_the_reference_and_the_goal():
