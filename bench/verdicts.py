@@ -81,7 +81,8 @@ def wire_rate(got):
 
     ``got`` is one reading ({'mbit', 'wire_per_byte'}); without a wire count, the payload rate.
     On a 4 mbit line the HOWTO's link (Deflate) read 4.03 Mbit/s of payload beside a raw stream of
-    3.82 (2026-12-07 18:36): more payload than the line, not more bytes."""
+    3.82 (2026-12-07 18:36): a link that compresses can carry more payload than the line, never
+    more bytes."""
     mbit, per_byte = got.get('mbit'), got.get('wire_per_byte')
     if mbit is None or not per_byte:
         return mbit
