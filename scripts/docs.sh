@@ -37,7 +37,7 @@ cat >>"$build/rst/index.rst" <<'RST'
 RST
 echo "docs: antsibull-docs wrote $(find "$build/rst" -name '*.rst' | wc -l) pages in $((SECONDS - t0)) s"
 sphinx-build -M html "$build/rst" "$build" -c "$repo/docs/site" -W --keep-going -q
-for page in index.html readme.html pppssh_tunnel_module.html pppssh_tunnel_info_module.html \
+for page in index.html readme.html pppssh_tunnel_module.html pppssh_tunnel_info_module.html pppssh_host_info_module.html \
   pppssh_client_role.html pppssh_server_role.html pppssh_metrics_role.html fleet_status_filter.html; do
   [ -s "$build/html/$page" ] || { echo "docs: $build/html/$page is missing" >&2; exit 1; }
 done

@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: pppssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a host has for pppssh, read in one module call: the packages missing, kernel PPP support,
+the pppd version, nftables support and the accounts and groups. Each reading was a task of its own (one module
+start each on the managed host, 2-5 s apiece on the bench guests, issue 17's rerun cost).
+
+``run`` is AnsibleModule.run_command (argv list, returns rc, stdout, stderr); the parsers are pure."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import stat
+
+PPPD = '/usr/sbin/pppd'
+PROC_DEVICES = '/proc/devices'
+DEV_PPP = '/dev/ppp'
+NFT_PROBE_TABLE = 'pppssh_probe'
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def installed_packages(dpkg_output):
+    """Names dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' lists as installed ("ii")."""
+    names = set()
+    for line in dpkg_output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[1].startswith('ii'):
+            names.add(words[0])
+    return names
+
+
+def missing_packages(run, packages, dpkg_query):
+    """The packages of ``packages`` dpkg does not list as installed, in their order; None when the
+    host has no dpkg-query (then the caller installs through its package manager as before)."""
+    if not packages:
+        return []
+    if not dpkg_query:
+        return None
+    _rc, out, _err = run([dpkg_query, '-W', '-f=${Package} ${db:Status-Abbrev}\n'] + list(packages))
+    have = installed_packages(out)
+    return [name for name in packages if name not in have]
+
+
+def kernel_ppp(proc_devices, dev_ppp_is_char, modinfo_rc):
+    """"present" when pppd can open /dev/ppp now (ppp in /proc/devices), "loadable" when the kernel
+    can load ppp_generic on first open (a /dev/ppp node, or modinfo knows the module), else "missing"."""
+    if proc_devices and 'ppp' in [line.split()[-1] for line in proc_devices.splitlines() if line.split()]:
+        return 'present'
+    if dev_ppp_is_char or modinfo_rc == 0:
+        return 'loadable'
+    return 'missing'
+
+
+def read_kernel_ppp(run, modinfo):
+    try:
+        dev_ppp_is_char = stat.S_ISCHR(os.stat(DEV_PPP).st_mode)
+    except OSError:
+        dev_ppp_is_char = False
+    devices = _read(PROC_DEVICES)
+    if kernel_ppp(devices, dev_ppp_is_char, 1) == 'missing' and modinfo:
+        return kernel_ppp(devices, dev_ppp_is_char, run([modinfo, 'ppp_generic'])[0])
+    return kernel_ppp(devices, dev_ppp_is_char, 1)
+
+
+def read_pppd_version(run, dpkg_query):
+    """What the roles' pppd_problem filter reads: "missing", or `pppd --version` and the package line."""
+    if not os.access(PPPD, os.X_OK):
+        return 'missing'
+    _rc, out, err = run([PPPD, '--version'])
+    text = out + err
+    if dpkg_query:
+        rc, package, _err = run([dpkg_query, '-W', '-f=package ${Version}\n', 'ppp'])
+        if rc == 0:
+            text += package
+    return text
+
+
+def nftables(rc, output):
+    """(state, message) of `nft -c add table inet pppssh_probe`: the kernel can load the table or not."""
+    if rc == 0:
+        return 'supported', ''
+    return 'unsupported', (output.strip().splitlines() or ['nft exited %d' % rc])[0]
+
+
+def read_nftables(run, nft):
+    if not nft:
+        return 'missing', 'nft is not installed'
+    rc, out, err = run([nft, '-c', 'add', 'table', 'inet', NFT_PROBE_TABLE])
+    return nftables(rc, out + err)
+
+
+def getent_entries(getent_output):
+    """{name: [the other fields]}, as ansible.builtin.getent sets getent_DATABASE: for passwd
+    [password, uid, gid, gecos, home, shell], for group [password, gid, members]."""
+    entries = {}
+    for line in getent_output.splitlines():
+        fields = line.split(':')
+        if len(fields) >= 2 and fields[0]:
+            entries[fields[0]] = fields[1:]
+    return entries
+
+
+def read_getent(run, getent, database):
+    rc, out, err = run([getent, database])
+    if rc != 0:
+        raise RuntimeError('getent %s failed (rc %d): %s' % (database, rc, (err or out).strip()))
+    return getent_entries(out)

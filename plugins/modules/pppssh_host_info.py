@@ -1,0 +1,163 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pppssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pppssh_host_info
+short_description: Read what a host has for PPP over SSH (packages, kernel PPP, pppd, nftables, accounts) in one call
+version_added: 0.1.0
+description:
+  - Reads, without changing anything, what the roles of this collection check before they configure a
+    host, in one module call instead of one task each.
+  - RV(missing_packages) names the packages of O(packages) that dpkg does not list as installed.
+  - RV(kernel_ppp) says whether pppd can open C(/dev/ppp).
+  - RV(pppd_version) holds C(pppd --version) and the C(ppp) package version, as the collection's
+    C(pppssh.vpn.pppd_problem) filter reads them.
+  - RV(nftables) says whether the kernel can load an nftables table of the C(inet) family (C(nft -c)
+    checks it and creates nothing), when O(nftables) is set.
+  - With O(accounts), the accounts and groups of the host are returned as the facts C(getent_passwd) and
+    C(getent_group), in the form M(ansible.builtin.getent) gives them.
+author:
+  - pppssh developers (!UNKNOWN)
+options:
+  packages:
+    description:
+      - Packages the host needs. Those not installed are listed in RV(missing_packages).
+    type: list
+    elements: str
+    default: []
+  nftables:
+    description:
+      - Probe whether the kernel can load an C(inet) nftables table.
+    type: bool
+    default: false
+  accounts:
+    description:
+      - Return the host's accounts (C(getent passwd)) and groups (C(getent group)) as the facts
+        C(getent_passwd) and C(getent_group).
+    type: bool
+    default: false
+notes:
+  - Only hosts with dpkg can tell which packages are missing; elsewhere RV(missing_packages) is null and the
+    roles install through M(ansible.builtin.package) on every run, as they did before.
+attributes:
+  check_mode:
+    description: Can run in check mode and return the same result; it never changes anything.
+    support: full
+  diff_mode:
+    description: Returns no diff; it never changes anything.
+    support: none
+  facts:
+    description: Sets the facts C(getent_passwd) and C(getent_group) when O(accounts) is set.
+    support: full
+seealso:
+  - module: ansible.builtin.getent
+'''
+
+EXAMPLES = r'''
+- name: Read what the host has for pppssh
+  pppssh.vpn.pppssh_host_info:
+    packages: [ppp, openssh-server, sudo]
+    nftables: true
+    accounts: true
+  become: true
+  register: pppssh_host
+
+- name: Install what is missing
+  ansible.builtin.package:
+    name: "{{ pppssh_host.missing_packages }}"
+    state: present
+  when: pppssh_host.missing_packages is none or pppssh_host.missing_packages | length > 0
+'''
+
+RETURN = r'''
+missing_packages:
+  description: The packages of O(packages) that are not installed, in their order; null when the host has no dpkg-query.
+  returned: always
+  type: list
+  elements: str
+  sample: [ppp]
+kernel_ppp:
+  description:
+    - C(present) when the kernel has PPP now, C(loadable) when it can load C(ppp_generic) on the first open of
+      C(/dev/ppp), C(missing) when it has no PPP support.
+  returned: always
+  type: str
+  sample: present
+pppd_version:
+  description: C(missing) when C(/usr/sbin/pppd) is not installed, else its C(--version) output and a
+    C(package VERSION) line of the C(ppp) package when dpkg knows it.
+  returned: always
+  type: str
+  sample: "pppd version 2.4.9\npackage 2.4.9-1+1.1+b1\n"
+nftables:
+  description: C(supported), C(unsupported) (the kernel refused the table) or C(missing) (no nft); null unless O(nftables).
+  returned: always
+  type: str
+  sample: supported
+nftables_message:
+  description: Why the table cannot be loaded (nft's first line), empty when it can; null unless O(nftables).
+  returned: always
+  type: str
+  sample: "Error: Could not process rule: Operation not supported"
+ansible_facts:
+  description: The facts this module sets.
+  returned: when O(accounts) is set
+  type: dict
+  contains:
+    getent_passwd:
+      description: The accounts, by name, as C([password, uid, gid, gecos, home, shell]) strings.
+      type: dict
+      sample: {root: ["x", "0", "0", "root", "/root", "/bin/bash"]}
+    getent_group:
+      description: The groups, by name, as C([password, gid, members]) strings.
+      type: dict
+      sample: {pppssh: ["x", "998", ""]}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pppssh.vpn.plugins.module_utils import host_probe
+
+SBIN = ['/sbin', '/usr/sbin']
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            packages=dict(type='list', elements='str', default=[]),
+            nftables=dict(type='bool', default=False),
+            accounts=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    run = module.run_command
+    dpkg_query = module.get_bin_path('dpkg-query')
+    result = dict(
+        changed=False,
+        missing_packages=host_probe.missing_packages(run, module.params['packages'], dpkg_query),
+        kernel_ppp=host_probe.read_kernel_ppp(run, module.get_bin_path('modinfo', opt_dirs=SBIN)),
+        pppd_version=host_probe.read_pppd_version(run, dpkg_query),
+        nftables=None,
+        nftables_message=None,
+    )
+    if module.params['nftables']:
+        result['nftables'], result['nftables_message'] = host_probe.read_nftables(
+            run, module.get_bin_path('nft', opt_dirs=SBIN))
+    if module.params['accounts']:
+        getent = module.get_bin_path('getent', required=True)
+        try:
+            result['ansible_facts'] = dict(('getent_' + database, host_probe.read_getent(run, getent, database))
+                                           for database in ('passwd', 'group'))
+        except RuntimeError as exc:
+            module.fail_json(msg=str(exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,58 @@
+"""pppssh_host_info, run as Ansible runs it, on this host: it must read what the shell probes it
+replaced read (the roles' tasks before issue 17 folded them into one call)."""
+import json
+import os
+import subprocess
+import sys
+
+MODULE = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins', 'modules', 'pppssh_host_info.py')
+
+# The roles' probes before this module, verbatim.
+KERNEL_PROBE = '''if grep -qw ppp /proc/devices 2>/dev/null; then echo present
+elif [ -c /dev/ppp ] || modinfo ppp_generic >/dev/null 2>&1; then echo loadable
+else echo missing
+fi'''
+PPPD_PROBE = '''[ -x /usr/sbin/pppd ] || { echo missing; exit 0; }
+/usr/sbin/pppd --version 2>&1
+dpkg-query -W -f='package ${Version}\\n' ppp 2>/dev/null || true'''
+NFT_PROBE = '''command -v nft >/dev/null 2>&1 || { echo nft-missing; exit 0; }
+nft -c add table inet pppssh_probe 2>&1 && echo supported'''
+
+
+def run(tmp_path, **args):
+    args.update(_ansible_check_mode=True, _ansible_remote_tmp=str(tmp_path), _ansible_tmpdir=None,
+                _ansible_keep_remote_files=False)
+    path = tmp_path / 'args.json'
+    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    # the module imports its module_utils from the collection (tests/unit/conftest.py puts it on sys.path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, MODULE, str(path)], capture_output=True, text=True, env=env, check=False)
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def shell(script):
+    env = dict(os.environ, PATH=os.environ.get('PATH', '') + ':/sbin:/usr/sbin')
+    return subprocess.run(['sh', '-c', script], capture_output=True, text=True, env=env, check=False).stdout
+
+
+def test_reads_what_the_shell_probes_read_on_this_host(tmp_path):
+    got = run(tmp_path, packages=['dpkg', 'pppssh-no-such-package'], nftables=True, accounts=True)
+    assert got['changed'] is False and not got.get('failed'), got
+    assert got['missing_packages'] == ['pppssh-no-such-package']
+    assert got['kernel_ppp'] == shell(KERNEL_PROBE).strip()
+    assert got['pppd_version'].split() == shell(PPPD_PROBE).split()
+    nft = shell(NFT_PROBE).splitlines()
+    assert (got['nftables'] == 'supported') == ('supported' in nft)
+    assert (got['nftables'] == 'missing') == ('nft-missing' in nft)
+    for database in ('passwd', 'group'):
+        entries = got['ansible_facts']['getent_' + database]
+        lines = shell('getent ' + database).splitlines()
+        assert lines and len(entries) == len(set(line.split(':')[0] for line in lines))
+        for line in lines:
+            assert entries[line.split(':')[0]] == line.split(':')[1:]
+
+
+def test_reads_no_accounts_and_no_nftables_unless_asked(tmp_path):
+    got = run(tmp_path)
+    assert got['missing_packages'] == [] and got['nftables'] is None and 'ansible_facts' not in got
