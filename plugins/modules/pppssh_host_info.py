@@ -22,7 +22,7 @@ description:
   - RV(nftables) says whether the kernel can load an nftables table of the C(inet) family (C(nft -c)
     checks it and creates nothing), when O(nftables) is set.
   - With O(accounts), the accounts and groups of the host are returned as the facts C(getent_passwd) and
-    C(getent_group), in the form M(ansible.builtin.getent) gives them.
+    C(getent_group), in the form C(ansible.builtin.getent) gives them.
 author:
   - pppssh developers (!UNKNOWN)
 options:
@@ -45,7 +45,7 @@ options:
     default: false
 notes:
   - Only hosts with dpkg can tell which packages are missing; elsewhere RV(missing_packages) is null and the
-    roles install through M(ansible.builtin.package) on every run, as they did before.
+    roles install through C(ansible.builtin.package) on every run, as they did before.
 attributes:
   check_mode:
     description: Can run in check mode and return the same result; it never changes anything.
@@ -56,8 +56,6 @@ attributes:
   facts:
     description: Sets the facts C(getent_passwd) and C(getent_group) when O(accounts) is set.
     support: full
-seealso:
-  - module: ansible.builtin.getent
 '''
 
 EXAMPLES = r'''
