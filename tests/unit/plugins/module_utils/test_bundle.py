@@ -52,7 +52,7 @@ def module_peers_file(tmp_path, args):
 
 def role_args(name, address, port, account, client_ip, server_ip, link, client_ip6=None, server_ip6=None,
               compression='none'):
-    """The module arguments as roles/pppssh_client/tasks/link.yml renders them (Jinja gives strings)."""
+    """The module arguments as roles/pppssh_client/tasks/main.yml renders them (Jinja gives strings)."""
     args = {'name': name, 'state': 'started', 'server': address, 'port': str(port), 'user': account,
             'identity_file': '/etc/pppssh/keys/%s' % name, 'known_hosts_file': '/etc/pppssh/known_hosts',
             'local_ip': client_ip, 'remote_ip': server_ip, 'ipparam': link['ipparam'], 'persist': str(link['persist']),
