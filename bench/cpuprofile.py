@@ -9,16 +9,8 @@ import shlex
 import time
 
 # /proc/stat's first line, then "P comm ticks" per process (kernel threads too), then the eth0
-# byte counters.
-SNAPSHOT = r"""head -1 /proc/stat
-for p in /proc/[0-9]*; do
-  s=$(cat $p/stat 2>/dev/null) || continue
-  c=${s#*(}; c=${c%%)*}
-  set -- ${s##*) }
-  [ $(( ${12} + ${13} )) -gt 0 ] && echo "P ${c%%/*} $(( ${12} + ${13} ))"
-done
-echo "N $(cat /sys/class/net/eth0/statistics/tx_bytes) $(cat /sys/class/net/eth0/statistics/rx_bytes)"
-"""
+# byte counters (bench/guest/procsnap.py, installed by lab.setup_guest_tools).
+SNAPSHOT = 'python3 /root/procsnap.py'
 CATEGORIES = ('user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq')
 
 

@@ -57,7 +57,7 @@ def inventory_path(name):
 
 def setup_guest_tools(guests):
     helpers = dict((name, open(os.path.join(rb.BENCH, 'guest', name)).read())
-                   for name in ('upclock.py', 'streamclock.py'))
+                   for name in ('upclock.py', 'streamclock.py', 'procsnap.py'))
     for guest in guests:
         for name, text in sorted(helpers.items()):
             guest.put('/root/' + name, text, '0755')
