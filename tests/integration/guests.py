@@ -167,14 +167,28 @@ def run_playbook(inventory_path, playbook, extra_args=(), timeout=1800):
 
 
 def failures(report):
-    """'host: task: msg' for every failed or unreachable task result in a json-callback report."""
+    """'host: task: msg' for every failed or unreachable task result in a json-callback report; a
+    looped task gives one per failed item ('host: task (item NAME): msg'), where Ansible's own
+    message is only "One or more items failed"."""
     found = []
     for play in report['plays']:
         for task in play['tasks']:
             for host, result in task['hosts'].items():
-                if (result.get('failed') or result.get('unreachable')) and not result.get('ignore_errors'):
+                if not (result.get('failed') or result.get('unreachable')) or result.get('ignore_errors'):
+                    continue
+                items = [item for item in result.get('results') or [] if item.get('failed')]
+                for item in items:
+                    found.append('%s: %s (item %s): %s' % (host, task['task']['name'], item_label(item),
+                                                          item.get('msg')))
+                if not items:
                     found.append('%s: %s: %s' % (host, task['task']['name'], result.get('msg')))
     return found
+
+
+def item_label(item):
+    """A loop item's name (the roles loop over links and servers), else the item itself."""
+    value = item.get(item.get('ansible_loop_var') or 'item')
+    return value.get('name', value) if isinstance(value, dict) else value
 
 
 def changed_tasks(report):
