@@ -178,8 +178,8 @@ def failures(report):
                     continue
                 items = [item for item in result.get('results') or [] if item.get('failed')]
                 for item in items:
-                    found.append('%s: %s (item %s): %s' % (host, task['task']['name'], item_label(item),
-                                                          item.get('msg')))
+                    found.append('%s: %s (item %s): %s'
+                                 % (host, task['task']['name'], item_label(item), item.get('msg')))
                 if not items:
                     found.append('%s: %s: %s' % (host, task['task']['name'], result.get('msg')))
     return found
