@@ -14,18 +14,12 @@ __metaclass__ = type
 import os
 import stat
 
+from ansible_collections.pppssh.vpn.plugins.module_utils.processes import read_text
+
 PPPD = '/usr/sbin/pppd'
 PROC_DEVICES = '/proc/devices'
 DEV_PPP = '/dev/ppp'
 NFT_PROBE_TABLE = 'pppssh_probe'
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def installed_packages(dpkg_output):
@@ -65,10 +59,11 @@ def read_kernel_ppp(run, modinfo):
         dev_ppp_is_char = stat.S_ISCHR(os.stat(DEV_PPP).st_mode)
     except OSError:
         dev_ppp_is_char = False
-    devices = _read(PROC_DEVICES)
-    if kernel_ppp(devices, dev_ppp_is_char, 1) == 'missing' and modinfo:
-        return kernel_ppp(devices, dev_ppp_is_char, run([modinfo, 'ppp_generic'])[0])
-    return kernel_ppp(devices, dev_ppp_is_char, 1)
+    devices = read_text(PROC_DEVICES)
+    state = kernel_ppp(devices, dev_ppp_is_char, 1)
+    if state == 'missing' and modinfo:   # modinfo only when nothing else told
+        state = kernel_ppp(devices, dev_ppp_is_char, run([modinfo, 'ppp_generic'])[0])
+    return state
 
 
 def read_pppd_version(run, dpkg_query):
