@@ -2,8 +2,9 @@
 # Copyright: pppssh developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a host has for pppssh, read in one module call: the packages missing, kernel PPP support,
-the pppd version, nftables support and the accounts and groups. Each reading was a task of its own (one module
-start each on the managed host, 2-5 s apiece on the bench guests, issue 17's rerun cost).
+the pppd version, nftables support, the accounts and groups, small files (the allocation, keys), a
+directory's listing and what sshd applies to the client accounts. Each reading was a task of its own
+(one module start each on the managed host, 2-5 s apiece on the bench guests, issue 17's rerun cost).
 
 ``run`` is AnsibleModule.run_command (argv list, returns rc, stdout, stderr); the parsers are pure."""
 
@@ -11,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import errno
 import os
 import stat
 
@@ -109,3 +112,60 @@ def read_getent(run, getent, database):
     if rc != 0:
         raise RuntimeError('getent %s failed (rc %d): %s' % (database, rc, (err or out).strip()))
     return getent_entries(out)
+
+
+def read_file(path):
+    """A file's content in base64, as ansible.builtin.slurp returns it; None when it does not exist."""
+    try:
+        with open(path, 'rb') as handle:
+            return base64.b64encode(handle.read()).decode('ascii')
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise RuntimeError('cannot read %s: %s' % (path, exc.strerror or exc))
+
+
+def read_directory(path):
+    """What ansible.builtin.file (state=directory) and ansible.builtin.find (regular files, hidden ones
+    left out, symlinks not followed) would see of a directory: {exists, isdir, mode, uid, gid, files}."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return {'exists': False, 'isdir': False, 'mode': None, 'uid': None, 'gid': None, 'files': []}
+        raise RuntimeError('cannot read %s: %s' % (path, exc.strerror or exc))
+    isdir = stat.S_ISDIR(info.st_mode)
+    files = []
+    if isdir:
+        for name in sorted(os.listdir(path)):
+            full = os.path.join(path, name)
+            if not name.startswith('.') and stat.S_ISREG(os.lstat(full).st_mode):
+                files.append(full)
+    return {'exists': True, 'isdir': isdir, 'mode': '%04o' % stat.S_IMODE(info.st_mode),
+            'uid': info.st_uid, 'gid': info.st_gid, 'files': files}
+
+
+def first_member(passwd, groups, group):
+    """The first account, by name, whose primary group is ``group`` (getent_entries forms); None
+    without one. sshd's Match Group applies alike to every member."""
+    entry = groups.get(group)
+    if not entry or len(entry) < 2:
+        return None
+    members = sorted(name for name, fields in passwd.items() if len(fields) >= 3 and fields[2] == entry[1])
+    return members[0] if members else None
+
+
+# sshd -T -C needs a whole connection spec; the host and address are reserved, so no Match of a
+# real network applies to them (RFC 2606, RFC 5737).
+SSHD_CONNECTION = 'user=%s,host=pppssh.invalid,addr=192.0.2.1'
+
+
+def read_sshd_effective(run, sshd, account):
+    """{account, settings, error}: what sshd applies to ``account`` (sshd -T), or why it cannot say."""
+    if not sshd:
+        return {'account': account, 'settings': None, 'error': 'sshd is not installed'}
+    rc, out, err = run([sshd, '-T', '-C', SSHD_CONNECTION % account])
+    if rc != 0:
+        return {'account': account, 'settings': None,
+                'error': 'sshd -T exited %d: %s' % (rc, (err or out).strip() or 'no output')}
+    return {'account': account, 'settings': out, 'error': None}

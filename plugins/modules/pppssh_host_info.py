@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: pppssh_host_info
-short_description: Read what a host has for PPP over SSH (packages, kernel PPP, pppd, nftables, accounts) in one call
+short_description: Read what a host has for PPP over SSH (packages, kernel PPP, pppd, nftables, accounts, files, sshd) in one call
 version_added: 0.1.0
 description:
   - Reads, without changing anything, what the roles of this collection check before they configure a
@@ -23,6 +23,11 @@ description:
     checks it and creates nothing), when O(nftables) is set.
   - With O(accounts), the accounts and groups of the host are returned as the facts C(getent_passwd) and
     C(getent_group), in the form C(ansible.builtin.getent) gives them.
+  - RV(files) holds the content of each file of O(files), as C(ansible.builtin.slurp) returns it, and
+    RV(directories) what C(ansible.builtin.file) and C(ansible.builtin.find) would see of each directory of
+    O(directories).
+  - RV(sshd_effective) holds what sshd applies to the first account of the group O(sshd_group)
+    (C(sshd -T -C user=ACCOUNT,...)).
 author:
   - pppssh developers (!UNKNOWN)
 options:
@@ -43,6 +48,24 @@ options:
         C(getent_passwd) and C(getent_group).
     type: bool
     default: false
+  files:
+    description:
+      - Files to read (absolute paths). Each is returned in RV(files), base64-encoded, or null when it does not exist.
+      - Meant for small files (state, keys), each read whole into memory.
+    type: list
+    elements: path
+    default: []
+  directories:
+    description:
+      - Directories to look at (absolute paths), returned in RV(directories).
+    type: list
+    elements: path
+    default: []
+  sshd_group:
+    description:
+      - A group whose members sshd serves alike (a C(Match Group) block). sshd's effective settings for its
+        first member, by name, are returned in RV(sshd_effective).
+    type: str
 notes:
   - Only hosts with dpkg can tell which packages are missing; elsewhere RV(missing_packages) is null and the
     roles install through C(ansible.builtin.package) on every run, as they did before.
@@ -64,6 +87,9 @@ EXAMPLES = r'''
     packages: [ppp, openssh-server, sudo]
     nftables: true
     accounts: true
+    files: [/etc/pppssh/server-allocations.json]
+    directories: [/etc/pppssh/keys]
+    sshd_group: pppssh
   become: true
   register: pppssh_host
 
@@ -104,6 +130,27 @@ nftables_message:
   returned: always
   type: str
   sample: "Error: Could not process rule: Operation not supported"
+files:
+  description: The content of each file of O(files), by path, base64-encoded; null for a file that does not exist.
+  returned: always
+  type: dict
+  sample: {/etc/pppssh/server-allocations.json: "eyJjbGllbnRzIjoge319Cg=="}
+directories:
+  description:
+    - Each directory of O(directories), by path.
+    - C(exists), C(isdir) (false for a symlink), C(mode) (four octal digits), C(uid), C(gid), and C(files),
+      the paths of the regular files in it that are not hidden, sorted (none when it is not a directory).
+  returned: always
+  type: dict
+  sample: {/etc/pppssh/keys: {exists: true, isdir: true, mode: "0700", uid: 0, gid: 0, files: [/etc/pppssh/keys/uplink]}}
+sshd_effective:
+  description:
+    - null unless O(sshd_group) is set and the group has a member.
+    - C(account), the member read; C(settings), the output of C(sshd -T -C) for it (null when sshd could not
+      tell); C(error), why not (null when it could).
+  returned: always
+  type: dict
+  sample: {account: pppssh-uplink, settings: "port 22\nallowtcpforwarding no\n", error: null}
 ansible_facts:
   description: The facts this module sets.
   returned: when O(accounts) is set
@@ -131,6 +178,9 @@ def main():
             packages=dict(type='list', elements='str', default=[]),
             nftables=dict(type='bool', default=False),
             accounts=dict(type='bool', default=False),
+            files=dict(type='list', elements='path', default=[]),
+            directories=dict(type='list', elements='path', default=[]),
+            sshd_group=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -147,13 +197,24 @@ def main():
     if module.params['nftables']:
         result['nftables'], result['nftables_message'] = host_probe.read_nftables(
             run, module.get_bin_path('nft', opt_dirs=SBIN))
-    if module.params['accounts']:
-        getent = module.get_bin_path('getent', required=True)
-        try:
-            result['ansible_facts'] = dict(('getent_' + database, host_probe.read_getent(run, getent, database))
-                                           for database in ('passwd', 'group'))
-        except RuntimeError as exc:
-            module.fail_json(msg=str(exc), **result)
+    try:
+        result['files'] = dict((path, host_probe.read_file(path)) for path in module.params['files'])
+        result['directories'] = dict((path, host_probe.read_directory(path)) for path in module.params['directories'])
+        result['sshd_effective'] = None
+        if module.params['accounts'] or module.params['sshd_group']:
+            getent = module.get_bin_path('getent', required=True)
+            accounts = dict(('getent_' + database, host_probe.read_getent(run, getent, database))
+                            for database in ('passwd', 'group'))
+            if module.params['accounts']:
+                result['ansible_facts'] = accounts
+            if module.params['sshd_group']:
+                account = host_probe.first_member(accounts['getent_passwd'], accounts['getent_group'],
+                                                  module.params['sshd_group'])
+                if account:
+                    result['sshd_effective'] = host_probe.read_sshd_effective(
+                        run, module.get_bin_path('sshd', opt_dirs=SBIN), account)
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
 
 

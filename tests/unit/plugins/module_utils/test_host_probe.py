@@ -76,3 +76,63 @@ def test_a_failing_getent_is_an_error_not_an_empty_account_list():
     run = Runs({'/usr/bin/getent': (2, '', 'getent: cannot open database\n')})
     with pytest.raises(RuntimeError, match=r'getent passwd failed \(rc 2\): getent: cannot open database'):
         host_probe.read_getent(run, '/usr/bin/getent', 'passwd')
+
+
+def test_a_file_reads_as_slurp_gives_it_and_a_missing_one_as_none(tmp_path):
+    state = tmp_path / 'server-allocations.json'
+    state.write_bytes(b'{"clients": {}}\n')
+    assert host_probe.read_file(str(state)) == 'eyJjbGllbnRzIjoge319Cg=='
+    assert host_probe.read_file(str(tmp_path / 'none')) is None
+
+
+def test_an_unreadable_file_is_an_error_not_a_missing_one(tmp_path):
+    # A directory where the state file should be: open() fails with EISDIR, not ENOENT.
+    (tmp_path / 'state').mkdir()
+    with pytest.raises(RuntimeError, match='cannot read .*/state'):
+        host_probe.read_file(str(tmp_path / 'state'))
+
+
+def test_a_directory_lists_its_regular_files_as_find_does(tmp_path):
+    keys = tmp_path / 'keys'
+    keys.mkdir(mode=0o700)
+    keys.chmod(0o700)
+    (keys / 'uplink').write_text('key')
+    (keys / 'uplink.pub').write_text('pub')
+    (keys / '.hidden').write_text('x')
+    (keys / 'subdir').mkdir()
+    (keys / 'link').symlink_to(keys / 'uplink')
+    got = host_probe.read_directory(str(keys))
+    assert got['files'] == [str(keys / 'uplink'), str(keys / 'uplink.pub')]
+    assert got['exists'] and got['isdir'] and got['mode'] == '0700'
+
+
+def test_a_symlinked_or_missing_directory_is_not_one(tmp_path):
+    (tmp_path / 'real').mkdir()
+    (tmp_path / 'keys').symlink_to(tmp_path / 'real')
+    linked = host_probe.read_directory(str(tmp_path / 'keys'))
+    assert linked['exists'] and not linked['isdir'] and linked['files'] == []
+    missing = host_probe.read_directory(str(tmp_path / 'none'))
+    assert missing == {'exists': False, 'isdir': False, 'mode': None, 'uid': None, 'gid': None, 'files': []}
+
+
+def test_the_sshd_probe_account_is_the_first_member_of_the_group_by_name():
+    passwd = host_probe.getent_entries('root:x:0:0:root:/root:/bin/bash\n'
+                                       'pppssh-west:x:998:997::/var/lib/pppssh:/bin/sh\n'
+                                       'pppssh-east:x:997:997::/var/lib/pppssh:/bin/sh\n'
+                                       'other:x:1000:1000::/home/other:/bin/sh\n')
+    groups = host_probe.getent_entries('pppssh:x:997:\nother:x:1000:\nempty:x:1200:\n')
+    assert host_probe.first_member(passwd, groups, 'pppssh') == 'pppssh-east'
+    assert host_probe.first_member(passwd, groups, 'empty') is None
+    assert host_probe.first_member(passwd, groups, 'nosuchgroup') is None
+
+
+def test_sshd_settings_or_why_sshd_cannot_tell():
+    run = Runs({'/usr/sbin/sshd': (0, 'port 22\npermittty no\n', '')})
+    got = host_probe.read_sshd_effective(run, '/usr/sbin/sshd', 'pppssh-east')
+    assert got == {'account': 'pppssh-east', 'settings': 'port 22\npermittty no\n', 'error': None}
+    assert run.argvs == [['/usr/sbin/sshd', '-T', '-C', 'user=pppssh-east,host=pppssh.invalid,addr=192.0.2.1']]
+    broken = Runs({'/usr/sbin/sshd': (255, '', '/etc/ssh/sshd_config line 3: Bad configuration option: Nope\n')})
+    got = host_probe.read_sshd_effective(broken, '/usr/sbin/sshd', 'pppssh-east')
+    assert got['settings'] is None and got['error'] == ('sshd -T exited 255: /etc/ssh/sshd_config line 3: '
+                                                        'Bad configuration option: Nope')
+    assert host_probe.read_sshd_effective(Runs({}), None, 'pppssh-east')['error'] == 'sshd is not installed'

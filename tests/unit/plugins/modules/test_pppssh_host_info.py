@@ -56,3 +56,30 @@ def test_reads_what_the_shell_probes_read_on_this_host(tmp_path):
 def test_reads_no_accounts_and_no_nftables_unless_asked(tmp_path):
     got = run(tmp_path)
     assert got['missing_packages'] == [] and got['nftables'] is None and 'ansible_facts' not in got
+
+
+def test_reads_files_directories_and_sshd_as_the_tasks_it_replaced(tmp_path):
+    keys = tmp_path / 'keys'
+    keys.mkdir()
+    keys.chmod(0o700)
+    (keys / 'uplink.pub').write_text('ssh-ed25519 AAAA uplink\n')
+    # root's primary group on this host; sshd -T for root, run here beside the module, when sshd is installed
+    got = run(tmp_path, files=[str(keys / 'uplink.pub'), str(keys / 'uplink.generation')],
+              directories=[str(keys), str(tmp_path / 'none')], sshd_group='root')
+    assert not got.get('failed'), got
+    assert got['files'] == {str(keys / 'uplink.pub'): 'c3NoLWVkMjU1MTkgQUFBQSB1cGxpbmsK',
+                            str(keys / 'uplink.generation'): None}
+    assert got['directories'][str(keys)]['files'] == [str(keys / 'uplink.pub')]
+    assert got['directories'][str(keys)]['mode'] == '0700'
+    assert got['directories'][str(tmp_path / 'none')]['exists'] is False
+    assert 'ansible_facts' not in got   # the accounts are read for sshd_group, not returned
+    sshd = got['sshd_effective']
+    assert sshd['account'] == shell("getent passwd | awk -F: '$4 == 0 { print $1 }' | sort | head -1").strip()
+    direct = subprocess.run(['sh', '-c', 'command -v sshd || ls /usr/sbin/sshd'], capture_output=True, text=True,
+                            check=False)
+    if direct.returncode != 0:
+        assert sshd['error'] == 'sshd is not installed' and sshd['settings'] is None
+    else:
+        assert sshd['settings'] == subprocess.run(
+            [direct.stdout.strip(), '-T', '-C', 'user=%s,host=pppssh.invalid,addr=192.0.2.1' % sshd['account']],
+            capture_output=True, text=True, check=False).stdout
