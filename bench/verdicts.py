@@ -25,7 +25,14 @@ else "undecided"; fewer than ``MIN_PAIRS`` pairs are "undecided" too.
 """
 import statistics
 
-SPREAD_BOUND = 2.0       # max / min of a reference over its repetitions
+# max / min of a reference over its repetitions. It catches a reference that was dead or measured the
+# wrong thing in some repetitions (2026-11-25: raw ssh at 0.8, 1.0 and 291.1 Mbit/s, max/min 364); the
+# per-repetition checks above catch the rest. 2.0 failed references that passed every one of those
+# checks, as the machine's pace moved under them: the HOWTO bring-up 1.47-4.23 s (2026-12-07T025206),
+# the IPv4-only link 1.73-4.04 s with its ratio to dual-stack within 0.87-0.98 (T134717), raw ssh
+# 216-584 Mbit/s, faster than every tunnel in every repetition (T094133). 7 of 13 full runs then read
+# "not measured" for a noisy machine, not for a broken reference; the ratios are per pair.
+SPREAD_BOUND = 3.0
 TIE_TOLERANCE = 0.95     # a limit reference must reach this share of every variant beside it
 MIN_INTERVALS = 3        # sampling intervals a stream window needs
 STALL_SHARE = 0.25       # an interval below this share of the window's median interval is a stall

@@ -120,19 +120,23 @@ def test_too_few_pairs_are_undecided():
 
 def test_a_reference_spread_within_the_bound_is_valid():
     assert verdicts.check_spread([158.0, 187.0, 205.0]) is None
-    assert 'exceeds' in verdicts.check_spread([100.0, 201.0])
+    # 2026-12-07T094133: raw ssh 216-584 Mbit/s, above every tunnel in each repetition: the machine's pace.
+    assert verdicts.check_spread([216.0, 584.0, 410.0]) is None
+    assert 'exceeds 3.0' in verdicts.check_spread([100.0, 301.0])
+    # The dead reference of 2026-11-25.
+    assert 'exceeds' in verdicts.check_spread([0.8, 1.0, 291.1])
 
 
 def test_the_howto_bring_up_may_wait_one_lcp_restart_and_no_more():
-    # 2026-12-07T080611: HOWTO pairs at 2.06-2.66 s, and 4.35-4.40 s where its first Configure-Request
-    # was dropped (max/min 2.14): one LCP restart of its own design, not a broken reference.
-    howto = [2.30, 4.36, 2.22, 4.35, 2.06, 4.40, 2.36]
+    # 2026-12-03T081727: HOWTO pairs at 1.17-1.43 s, and 4.27 s where its first Configure-Request was
+    # dropped (max/min 3.66): one LCP restart of its own design, not a broken reference.
+    howto = [4.27, 1.30, 1.28, 1.26, 1.17, 1.36, 1.24, 1.21]
     assert 'exceeds' in verdicts.check_spread(howto)
     assert verdicts.check_spread(howto, allowance=verdicts.LCP_RESTART_S) is None
     assert verdicts.reference_status(howto, {}, allowance=verdicts.LCP_RESTART_S)['ok']
     # A reading two restarts or a stall away is still too wide.
     stalled = verdicts.check_spread([2.1, 2.3, 9.5], allowance=verdicts.LCP_RESTART_S)
-    assert 'exceeds 2.0, even less 3 s' in stalled
+    assert 'exceeds 3.0, even less 3 s' in stalled
 
 
 # ---------------------------------------------------------------- a clean run
@@ -236,7 +240,7 @@ def test_a_rerun_within_five_pings_on_every_rep_is_met_and_fifteen_is_not():
 
 
 def test_a_ping_floor_that_failed_or_wandered_leaves_the_rerun_goal_not_measured():
-    for floor in ([None, None, None], [1.0, 3.0, 2.8]):
+    for floor in ([None, None, None], [1.0, 3.5, 2.8]):
         got = goal(fleet_section([12.0, 13.5, 14.0], floor), '17 fleet N=2')
         assert got['verdict'] == verdicts.NOT_MEASURED, (floor, got)
 
