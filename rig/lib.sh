@@ -102,8 +102,17 @@ guest_pid() {
     [[ -r $f ]] || return 1
     pid=$(<"$f")
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a reused pid.
-    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    # Guard against a reused pid. A rebooting UML guest re-executes itself (same pid), and
+    # for a few ms of that exec its cmdline reads empty (360 of 2.2 million reads across one
+    # reboot): `rig wait` once took that for a dead guest (CI, stop 29). Empty means "look
+    # again", a different cmdline means another process.
+    local tries=0
+    while :; do
+        args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+        [[ -z ${args// /} && $tries -lt 20 ]] || break
+        tries=$((tries + 1))
+        sleep 0.05
+    done
     # UML guests carry umid=pppssh-NAME, QEMU guests rig_name=NAME in their -append.
     [[ " $args " == *" umid=pppssh-$1 "* || " $args " == *" rig_name=$1 rig_ip="* ]] || return 1
     printf '%s\n' "$pid"
