@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a host has for pppssh, read in one module call: the packages missing, kernel PPP support,
 the pppd version, nftables support, the accounts and groups, small files (the allocation, keys), a
-directory's listing and what sshd applies to the client accounts. Each reading was a task of its own
+directory's listing, what sshd applies to the client accounts, and the few host facts the roles use
+(the interfaces' addresses, the service manager, the OS family) without gathering facts. Each reading was a task of its own
 (one module start each on the managed host, 2-5 s apiece on the bench guests, issue 17's rerun cost).
 
 ``run`` is AnsibleModule.run_command (argv list, returns rc, stdout, stderr); the parsers are pure."""
@@ -14,6 +15,8 @@ __metaclass__ = type
 
 import base64
 import errno
+import ipaddress
+import json
 import os
 import stat
 
@@ -169,3 +172,95 @@ def read_sshd_effective(run, sshd, account):
         return {'account': account, 'settings': None,
                 'error': 'sshd -T exited %d: %s' % (rc, (err or out).strip() or 'no output')}
     return {'account': account, 'settings': out, 'error': None}
+
+
+def _fact_key(interface):
+    """setup's key for an interface's facts: ansible_facts['eth0'], ['br_lan'] for br-lan."""
+    return interface.replace('-', '_').replace('.', '_').replace(':', '_')
+
+
+def network_facts(ip_json):
+    """The host's interfaces and addresses from ``ip -j addr show``, in the shape of the facts of
+    setup's network subset that the collection reads (published.host_networks): {'interfaces': [...],
+    KEY: {'device', 'ipv4' (the primary address) or absent, 'ipv4_secondaries', 'ipv6'}}."""
+    try:
+        links = json.loads(ip_json)
+    except ValueError:
+        raise RuntimeError('ip -j addr show printed no JSON: %r' % ip_json[:200])
+    facts = {'interfaces': []}
+    for link in links if isinstance(links, list) else []:
+        name = link.get('ifname') if isinstance(link, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        ipv4, ipv6 = [], []
+        for address in link.get('addr_info') or []:
+            try:
+                text, prefix = str(address['local']), int(address['prefixlen'])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if address.get('family') == 'inet':
+                interface = ipaddress.IPv4Interface(u'%s/%d' % (text, prefix))
+                entry = {'address': text, 'netmask': str(interface.netmask), 'prefix': str(prefix),
+                         'network': str(interface.network.network_address)}
+                ipv4.append((bool(address.get('secondary')), entry))
+            elif address.get('family') == 'inet6':
+                ipv6.append({'address': text, 'prefix': str(prefix), 'scope': str(address.get('scope', ''))})
+        ipv4 = [entry for _secondary, entry in sorted(ipv4, key=lambda item: item[0])]
+        data = {'device': name, 'ipv4_secondaries': ipv4[1:], 'ipv6': ipv6}
+        if ipv4:
+            data['ipv4'] = ipv4[0]
+        facts['interfaces'].append(name)
+        facts[_fact_key(name)] = data
+    facts['interfaces'].sort()
+    return facts
+
+
+def read_network(run, ip):
+    """network_facts of this host; None without the ip command (iproute2)."""
+    if not ip:
+        return None
+    rc, out, err = run([ip, '-j', 'addr', 'show'])
+    if rc != 0:
+        raise RuntimeError('ip -j addr show failed (rc %d): %s' % (rc, (err or out).strip()))
+    return network_facts(out)
+
+
+SYSTEMD_RUNTIME_DIRS = ('/run/systemd/system', '/dev/.run/systemd', '/dev/.systemd')
+PROC_1_COMM = '/proc/1/comm'
+
+
+def read_service_mgr(runtime_dirs=SYSTEMD_RUNTIME_DIRS, proc_1_comm=PROC_1_COMM):
+    """'systemd' when systemd runs the host (its runtime directory, as sd_booted() and setup's
+    service_mgr test it), else the name of process 1 ('unknown' when unreadable)."""
+    if any(os.path.isdir(path) for path in runtime_dirs):
+        return 'systemd'
+    return (read_text(proc_1_comm) or '').strip() or 'unknown'
+
+
+OS_RELEASE = ('/etc/os-release', '/usr/lib/os-release')
+# ID or ID_LIKE word -> os_family, as setup names the families the collection's roles tell apart.
+OS_FAMILIES = (('debian', 'Debian'), ('ubuntu', 'Debian'), ('rhel', 'RedHat'), ('fedora', 'RedHat'),
+               ('centos', 'RedHat'), ('suse', 'Suse'), ('arch', 'Archlinux'), ('alpine', 'Alpine'))
+
+
+def os_family(os_release_text):
+    """setup's os_family from an os-release file: Debian for Debian and its derivatives (ID or
+    ID_LIKE), RedHat, Suse, Archlinux, Alpine likewise; else the ID as given ('unknown' without)."""
+    fields = {}
+    for line in os_release_text.splitlines():
+        key, sep, value = line.partition('=')
+        if sep:
+            fields[key.strip()] = value.strip().strip('"\'')
+    words = [fields.get('ID', '').lower()] + fields.get('ID_LIKE', '').lower().split()
+    for word, family in OS_FAMILIES:
+        if word in words:
+            return family
+    return fields.get('ID') or 'unknown'
+
+
+def read_os_family(paths=OS_RELEASE):
+    for path in paths:
+        text = read_text(path)
+        if text is not None:
+            return os_family(text)
+    return 'unknown'

@@ -28,6 +28,9 @@ description:
     O(directories).
   - RV(sshd_effective) holds what sshd applies to the first account of the group O(sshd_group)
     (C(sshd -T -C user=ACCOUNT,...)).
+  - RV(network), RV(service_mgr) and RV(os_family) are the host facts the roles use, read without gathering
+    facts (the plays of the roles gather none). They are returned values, not facts, so a play
+    that gathers facts keeps its own.
 author:
   - pppssh developers (!UNKNOWN)
 options:
@@ -151,6 +154,30 @@ sshd_effective:
   returned: always
   type: dict
   sample: {account: pppssh-uplink, settings: "port 22\nallowtcpforwarding no\n", error: null}
+network:
+  description:
+    - The host's interfaces and their addresses (C(ip -j addr show)), in the shape of the facts of the network
+      subset of C(ansible.builtin.setup), so that either can be given where the collection reads one.
+    - C(interfaces), the interface names, sorted; and for each interface, under its name with C(-), C(.) and
+      C(:) turned into C(_), C(device), C(ipv4) (the primary address, absent without one),
+      C(ipv4_secondaries) and C(ipv6) (C(address), C(prefix), C(scope)).
+    - null when the host has no C(ip) command.
+  returned: always
+  type: dict
+  sample: {interfaces: [eth0, lo], eth0: {device: eth0, ipv4: {address: 192.0.2.10, netmask: 255.255.255.0,
+           network: 192.0.2.0, prefix: "24"}, ipv4_secondaries: [], ipv6: []}}
+service_mgr:
+  description: C(systemd) when systemd runs the host (as C(ansible_facts.service_mgr) tells it), else the name of
+    process 1, or C(unknown).
+  returned: always
+  type: str
+  sample: systemd
+os_family:
+  description: The family C(ansible_facts.os_family) names, from C(/etc/os-release) (C(Debian) for Debian and
+    Ubuntu, C(RedHat), C(Suse), C(Archlinux), C(Alpine)); else the release's C(ID), or C(unknown).
+  returned: always
+  type: str
+  sample: Debian
 ansible_facts:
   description: The facts this module sets.
   returned: when O(accounts) is set
@@ -193,11 +220,14 @@ def main():
         pppd_version=host_probe.read_pppd_version(run, dpkg_query),
         nftables=None,
         nftables_message=None,
+        service_mgr=host_probe.read_service_mgr(),
+        os_family=host_probe.read_os_family(),
     )
     if module.params['nftables']:
         result['nftables'], result['nftables_message'] = host_probe.read_nftables(
             run, module.get_bin_path('nft', opt_dirs=SBIN))
     try:
+        result['network'] = host_probe.read_network(run, module.get_bin_path('ip', opt_dirs=SBIN))
         result['files'] = dict((path, host_probe.read_file(path)) for path in module.params['files'])
         result['directories'] = dict((path, host_probe.read_directory(path)) for path in module.params['directories'])
         result['sshd_effective'] = None

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import host_probe
+from ansible_collections.pppssh.vpn.plugins.module_utils import host_probe, published
 
 # dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' ppp openssh-server sudo nosuchpkg on a Debian 12
 # host (rc 1: two names unknown to dpkg, reported on stderr only).
@@ -136,3 +136,71 @@ def test_sshd_settings_or_why_sshd_cannot_tell():
     assert got['settings'] is None and got['error'] == ('sshd -T exited 255: /etc/ssh/sshd_config line 3: '
                                                         'Bad configuration option: Nope')
     assert host_probe.read_sshd_effective(Runs({}), None, 'pppssh-east')['error'] == 'sshd is not installed'
+
+
+# ip -j addr show (iproute2 6.1), trimmed to the keys read: a secondary address listed first, a ppp
+# link with its peer, IPv6 global and link-local, an interface without addresses.
+IP_JSON = '''[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"}]},
+{"ifindex":2,"ifname":"br-lan","addr_info":[
+ {"family":"inet","local":"10.9.0.9","prefixlen":16,"secondary":true,"scope":"global"},
+ {"family":"inet","local":"192.168.50.1","prefixlen":24,"scope":"global"},
+ {"family":"inet6","local":"fd50::1","prefixlen":64,"scope":"global"},
+ {"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"}]},
+{"ifindex":3,"ifname":"ppp-office","addr_info":[{"family":"inet","local":"10.213.0.2","address":"10.213.0.1","prefixlen":32}]},
+{"ifindex":4,"ifname":"eth1.7","addr_info":[]},
+{"ifname":5}, "junk"]'''
+
+
+def test_network_facts_have_setups_shape():
+    facts = host_probe.network_facts(IP_JSON)
+    assert facts['interfaces'] == ['br-lan', 'eth1.7', 'lo', 'ppp-office']
+    assert facts['br_lan']['ipv4'] == {'address': '192.168.50.1', 'netmask': '255.255.255.0', 'prefix': '24',
+                                       'network': '192.168.50.0'}
+    assert [a['address'] for a in facts['br_lan']['ipv4_secondaries']] == ['10.9.0.9']
+    assert facts['br_lan']['ipv6'][0] == {'address': 'fd50::1', 'prefix': '64', 'scope': 'global'}
+    assert 'ipv4' not in facts['eth1_7'] and facts['eth1_7']['ipv6'] == []
+    # what the collection reads of it: ppp-* and link-local left out
+    assert [(name, str(net)) for name, net in published.host_networks(facts)] == [
+        ('br-lan', '192.168.50.0/24'), ('br-lan', '10.9.0.0/16'), ('br-lan', 'fd50::/64'), ('lo', '127.0.0.0/8')]
+
+
+def test_network_facts_refuse_what_is_not_json():
+    with pytest.raises(RuntimeError, match='no JSON'):
+        host_probe.network_facts('Object "addr" is unknown')
+
+
+def test_read_network_runs_ip_once_and_names_its_failure():
+    run = Runs({'/sbin/ip': (0, IP_JSON, '')})
+    assert host_probe.read_network(run, '/sbin/ip')['interfaces'][0] == 'br-lan'
+    assert run.argvs == [['/sbin/ip', '-j', 'addr', 'show']]
+    assert host_probe.read_network(run, None) is None
+    with pytest.raises(RuntimeError, match='rc 255'):
+        host_probe.read_network(Runs({'/sbin/ip': (255, '', 'Option "-j" is unknown')}), '/sbin/ip')
+
+
+def test_service_mgr_is_systemd_by_its_runtime_directory_else_process_one(tmp_path):
+    comm = tmp_path / 'comm'
+    comm.write_text('runit\n')
+    assert host_probe.read_service_mgr([str(tmp_path)], str(comm)) == 'systemd'
+    assert host_probe.read_service_mgr([str(tmp_path / 'none')], str(comm)) == 'runit'
+    assert host_probe.read_service_mgr([str(tmp_path / 'none')], str(tmp_path / 'none')) == 'unknown'
+
+
+@pytest.mark.parametrize('text, family', [
+    ('ID=debian\nVERSION_ID="12"\n', 'Debian'),
+    ('ID=ubuntu\nID_LIKE=debian\n', 'Debian'),
+    ('ID=linuxmint\nID_LIKE="ubuntu debian"\n', 'Debian'),
+    ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', 'RedHat'),
+    ('ID="opensuse-leap"\nID_LIKE="suse opensuse"\n', 'Suse'),
+    ('ID=nixos\n', 'nixos'),
+    ('', 'unknown'),
+])
+def test_os_family_as_setup_names_it(text, family):
+    assert host_probe.os_family(text) == family
+
+
+def test_read_os_family_takes_the_first_os_release_there(tmp_path):
+    release = tmp_path / 'os-release'
+    release.write_text('ID=alpine\n')
+    assert host_probe.read_os_family([str(tmp_path / 'none'), str(release)]) == 'Alpine'
+    assert host_probe.read_os_family([str(tmp_path / 'none')]) == 'unknown'

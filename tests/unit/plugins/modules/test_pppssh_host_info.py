@@ -76,3 +76,28 @@ def test_reads_files_and_directories_and_no_sshd_without_a_group_member(tmp_path
     assert got['directories'][str(tmp_path / 'none')]['exists'] is False
     assert 'ansible_facts' not in got   # the accounts are read for sshd_group, not returned
     assert got['sshd_effective'] is None
+
+
+def gathered_facts(tmp_path):
+    """ansible.builtin.setup's facts of this host (network subset, with min's service_mgr and os_family)."""
+    ansible = os.path.join(os.path.dirname(sys.executable), 'ansible')
+    env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path), ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    proc = subprocess.run([ansible, 'localhost', '-c', 'local', '-m', 'ansible.builtin.setup', '-a',
+                           'gather_subset=network'], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']['ansible_facts']
+    return dict((key[len('ansible_'):] if key.startswith('ansible_') else key, value) for key, value in facts.items())
+
+
+def test_the_host_facts_the_roles_use_are_setups_on_this_host(tmp_path):
+    """The roles' plays no longer gather facts: the module's network, service_mgr and os_family must give
+    the collection what setup gave it, here on a real host."""
+    from ansible_collections.pppssh.vpn.plugins.module_utils import published
+    got = run(tmp_path)
+    facts = gathered_facts(tmp_path)
+    assert got['network']['interfaces'] == sorted(facts['interfaces'])
+    assert sorted(map(str, published.host_networks(got['network']))) == sorted(map(str, published.host_networks(facts)))
+    assert published.host_networks(got['network']), 'this host has no address besides link-local ones?'
+    assert got['service_mgr'] == facts['service_mgr']
+    assert got['os_family'] == facts['os_family']
