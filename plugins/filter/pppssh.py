@@ -52,9 +52,12 @@ def _link_fields(links, name):
 
 
 def server_allocation(slurped_state, server, pool, server_subnets, account_prefix, client_hosts, hostvars,
-                      passwd=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
+                      passwd=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None,
+                      server_network=None):
     """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table,
-    ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage).
+    ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage), ``server_network``
+the server's interfaces and addresses (pppssh_host_info's ``network``, shaped as setup's facts).
+Each client's own come from what it published as pppssh_client_network_info.
 
     One allocation.Client per link a client host published (the values of its fact
     pppssh_client_links_info, {link name: info}); a host without that fact (play 1 did not run there)
@@ -72,17 +75,16 @@ def server_allocation(slurped_state, server, pool, server_subnets, account_prefi
                                              links=links))
             continue
         published_links = _plain(published_links)
-        facts = _plain(variables.get('ansible_facts') or {})
+        network = _plain(variables.get('pppssh_client_network_info') or {})
         # Not a dictionary: one Client that allocation skips, as any published value that is not one.
         for info in ([value for _name, value in sorted(published_links.items())]
                      if isinstance(published_links, dict) else [published_links]):
             clients.append(allocation.Client(
                 host=host, published_info=info, inventory_state=state, inventory_server=inventory_server,
-                facts=facts, links=links,
+                network=network, links=links,
                 fields=_link_fields(links, info.get('name')) if isinstance(info, dict) else None))
-    server_facts = _plain(hostvars[server].get('ansible_facts') or {})
     return allocation.allocate(str(server), pool or None, _plain(server_subnets or []), str(account_prefix),
-                               _old_state(slurped_state), clients, server_facts, _plain(passwd or {}),
+                               _old_state(slurped_state), clients, _plain(server_network or {}), _plain(passwd or {}),
                                ipparam, bool(client_to_client), pool6 or None,
                                _plain(static_clients) if static_clients is not None else None)
 
@@ -125,14 +127,15 @@ def _refused(function, *args):
         raise AnsibleFilterError(str(exc))
 
 
-def client_link(server_view, name, host, server, facts, address=None, port=None):
+def client_link(server_view, name, host, server, network, address=None, port=None):
     """What a client may use of its server's published view, validated on the client.
 
     Returns {address, port, account, ipparam, server_ip, client_ip, server_ip6, client_ip6, subnets, next_pubkey}
     in canonical form (the addresses of a family the link does not carry are None, and so are its subnets
     left out; next_pubkey is the client's next key, which the server accepts during a rotation), or raises:
     a compromised server must not reach root on its clients through these values.
-    ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port).
+    ``address`` and ``port`` override the published ones (pppssh_client_server_address/_port). ``network`` is
+    the client's interfaces and addresses (pppssh_host_info's ``network``, shaped as setup's facts).
     """
     view = _plain(server_view or {})
     pair = (view.get('clients') or {}).get(name)
@@ -155,7 +158,7 @@ def client_link(server_view, name, host, server, facts, address=None, port=None)
                                              + list(pair.get('peer_subnets') or []), source, 'pppssh_server_subnets',
                                              (4, 6))
                if subnet.version in carried]
-    mine = published.host_networks(_plain(facts or {}))
+    mine = published.host_networks(_plain(network or {}))
     for subnet in subnets:
         for interface, network in mine:
             if subnet.overlaps(network):

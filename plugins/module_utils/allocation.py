@@ -37,17 +37,18 @@ class Client(object):
     run there; then ``inventory_state``/``inventory_server`` (the host's pppssh_client_state and
     pppssh_client_server) and ``links`` (its raw pppssh_client_links) say which of its persisted
     entries it keeps. ``fields`` names the variable of a published key where it is not the short form's
-    (MANAGED_FIELDS), e.g. {'name': 'pppssh_client_links[1].name'}. ``facts`` are the host's."""
+    (MANAGED_FIELDS), e.g. {'name': 'pppssh_client_links[1].name'}. ``network`` is the host's interfaces and
+    addresses as it published them (setup's network facts shape, published.host_networks)."""
 
     def __init__(self, host, published_info=None, inventory_state='present', inventory_server=None,
-                 facts=None, links=None, fields=None):
+                 network=None, links=None, fields=None):
         self.host = host
         self.published = published_info        # one link's pppssh_client_links_info value, or None
         self.inventory_state = inventory_state
         self.inventory_server = inventory_server
         self.links = links
         self.fields = fields or {}
-        self.facts = facts or {}
+        self.network = network or {}
 
     def field(self, key):
         return self.fields.get(key) or MANAGED_FIELDS[key]
@@ -123,7 +124,7 @@ def _pair_of(pool, index):
 class Allocator(object):
     """Builds the table; collects every error instead of stopping at the first."""
 
-    def __init__(self, server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
+    def __init__(self, server, pool, server_subnets, account_prefix, old_state, clients, server_network,
                  accounts=None, ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
         self.server = server
         self.static_clients = static_clients
@@ -136,7 +137,7 @@ class Allocator(object):
         self.old_clients = self.old.get('clients') if isinstance(self.old.get('clients'), dict) else {}
         self.clients = sorted(clients, key=lambda client: client.host)
         self.networks = [(server, interface, network)
-                         for interface, network in published.host_networks(server_facts)]
+                         for interface, network in published.host_networks(server_network)]
         self.pools = {IPV4.version: self._try(_pool, pool, server, IPV4),
                       IPV6.version: self._try(_pool, pool6, server, IPV6)}
         if not self.errors and not any(self.pools.values()):
@@ -171,7 +172,7 @@ class Allocator(object):
                     # The host's own networks, once however many links it has.
                     networks_of.add(client.host)
                     self.networks += [(client.host, interface, network)
-                                      for interface, network in published.host_networks(client.facts)]
+                                      for interface, network in published.host_networks(client.network)]
             else:
                 entries = self._persisted_entries(client)
             for entry in entries:
@@ -603,7 +604,7 @@ class Allocator(object):
                 'clients': clients}
 
 
-def allocate(server, pool, server_subnets, account_prefix, old_state, clients, server_facts, accounts=None,
+def allocate(server, pool, server_subnets, account_prefix, old_state, clients, server_network, accounts=None,
              ipparam='vpn', client_to_client=False, pool6=None, static_clients=None):
     """The client table of ``server``: {'errors', 'removed', 'rotated', 'removed_accounts', 'ended',
     'ipparam', 'subnets', 'pairs', 'state'}; the last four in canonical form. ``pool`` and ``pool6``
@@ -611,10 +612,11 @@ def allocate(server, pool, server_subnets, account_prefix, old_state, clients, s
     family gets None for its addresses of that family. 'ended' lists the
     sessions to end ({name, account}): removed clients' and those of clients whose key changed.
 
-    ``clients`` are Client objects for every host of the clients group; ``accounts`` maps
+    ``clients`` are Client objects for every host of the clients group; ``server_network`` is the server's
+    interfaces and addresses (setup's network facts shape); ``accounts`` maps
     existing account names to their getent passwd fields (to refuse accounts pppssh did not make).
     ``static_clients`` is pppssh_server_static_clients: hosts Ansible does not manage, each validated
     like a published client and persisted with ``static: true``.
     """
-    return Allocator(server, pool, server_subnets, account_prefix, old_state, clients, server_facts,
+    return Allocator(server, pool, server_subnets, account_prefix, old_state, clients, server_network,
                      accounts, ipparam, client_to_client, pool6, static_clients).run()

@@ -18,8 +18,10 @@ pytest_plugins = ['fleet']
 
 HOOKS = '/etc/ppp/ip-up.d /etc/ppp/ip-down.d /etc/pppssh'
 INJECTION = '10.77.0.0/24; touch /tmp/pppssh-pwned #'
-# A compromised client's interpreter: it runs every module as usual, then adds forged facts to
-# what setup returns. Facts override inventory variables while INJECT_FACTS_AS_VARS is on.
+# A compromised client's interpreter: it runs every module as usual, then adds a forged fact to what
+# each module returns (the plays gather no facts; the first module on the client is the roles' host
+# read, before the links are resolved). Facts override inventory variables while INJECT_FACTS_AS_VARS
+# is on.
 FORGING_PYTHON = '/usr/local/bin/python3-forging'
 FORGE = r'''
 import json, sys
@@ -30,8 +32,8 @@ try:
 except ValueError:
     sys.stdout.write(text)
     sys.exit(0)
-if 'ansible_interfaces' in result.get('ansible_facts', {}):
-    result['ansible_facts']['pppssh_client_subnets'] = [%r]
+if isinstance(result, dict):
+    result.setdefault('ansible_facts', {})['pppssh_client_subnets'] = [%r]
 sys.stdout.write(json.dumps(result))
 ''' % INJECTION
 

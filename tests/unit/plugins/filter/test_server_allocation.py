@@ -25,7 +25,7 @@ def link(name, key, server='srv', state='present', **extra):
 def ran(*links, **variables):
     """The hostvars of a client host that ran play 1 and published ``links``."""
     return dict({'pppssh_client_links_info': dict((each['name'], each) for each in links),
-                 'ansible_facts': client_facts()}, **variables)
+                 'pppssh_client_network_info': client_facts()}, **variables)
 
 
 def slurped(result):
@@ -35,9 +35,10 @@ def slurped(result):
 
 
 def allocate(hostvars, server='srv', old=None, pool='10.213.0.0/24'):
-    hostvars = dict(hostvars, **{server: {'ansible_facts': SERVER_FACTS}})
+    hostvars = dict(hostvars, **{server: {}})
     clients = sorted(host for host in hostvars if host.startswith('h'))
-    return pppssh.server_allocation(slurped(old), server, pool, [], 'pppssh-', clients, hostvars, passwd={})
+    return pppssh.server_allocation(slurped(old), server, pool, [], 'pppssh-', clients, hostvars, passwd={},
+                                    server_network=SERVER_FACTS)
 
 
 def pairs(result):
@@ -62,7 +63,7 @@ def test_two_links_of_one_host_to_the_same_server_get_two_pairs_and_accounts(key
     assert (result['pairs']['lab']['account'], result['pairs']['office']['account']) == ('pppssh-lab', 'pppssh-office')
     assert result['state']['clients']['lab']['subnets'] == ['172.21.1.0/24']
     # The host's own networks count once, however many links it has: one error, not one per link.
-    hostvars['h1']['ansible_facts'] = client_facts('10.213.0.77')
+    hostvars['h1']['pppssh_client_network_info'] = client_facts('10.213.0.77')
     errors = allocate(hostvars)['errors']
     assert errors == ['srv: pppssh_server_pool 10.213.0.0/24 overlaps 10.213.0.0/24 on h1 (eth0). Fix: choose another '
                       'pppssh_server_pool'], errors
@@ -142,7 +143,7 @@ def test_a_junk_inventory_list_beside_published_links_is_harmless(keys):
 
 @pytest.mark.parametrize('published', ['junk', ['office'], {'office': 'junk'}, {'office': None}])
 def test_a_junk_published_fact_is_not_a_link(keys, published):
-    result = allocate({'h1': {'pppssh_client_links_info': published, 'ansible_facts': client_facts()},
+    result = allocate({'h1': {'pppssh_client_links_info': published, 'pppssh_client_network_info': client_facts()},
                        'h2': ran(link('b', keys[1]))})
     assert result['errors'] == [] and list(result['state']['clients']) == ['b']
 
@@ -170,7 +171,7 @@ def test_a_link_name_used_twice_on_one_server_names_both_hosts(keys):
         "two links another name"]
     # A value published under another link's key cannot give one host the same name twice either.
     hostvars = {'h1': {'pppssh_client_links_info': {'lab': link('office', keys[0]), 'office': link('office', keys[1])},
-                       'ansible_facts': client_facts()}}
+                       'pppssh_client_network_info': client_facts()}}
     assert allocate(hostvars)['errors'] == [
         "h1: pppssh_client_name 'office' is also the link name of h1 on server srv. Fix: set pppssh_client_name on "
         "one of them"]

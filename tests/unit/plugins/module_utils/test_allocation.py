@@ -23,7 +23,7 @@ def run(clients, old=None, pool='10.213.0.0/24', server_subnets=(), accounts=Non
 
 
 def published(host, *args, **kwargs):
-    return Client(host, info(*args, **kwargs), facts=client_facts())
+    return Client(host, info(*args, **kwargs), network=client_facts())
 
 
 def pairs(result):
@@ -141,7 +141,7 @@ def test_bad_pools_are_refused(keys, pool, words):
 
 
 def test_a_pool_overlapping_a_client_network_is_refused(keys):
-    client = Client('h1', info('a', keys[0]), facts=client_facts('10.213.0.77'))
+    client = Client('h1', info('a', keys[0]), network=client_facts('10.213.0.77'))
     assert 'overlaps 10.213.0.0/24 on h1 (eth0)' in errors_of([client])
 
 

@@ -20,11 +20,11 @@ def client_facts(address6=None):
     return {'interfaces': ['eth0'], 'eth0': eth0}
 
 
-def published(host, name, key, facts=None, subnets=(), **pairs):
+def published(host, name, key, network=None, subnets=(), **pairs):
     info = {'name': name, 'state': 'present', 'server': 'srv', 'pubkey': key, 'subnets': list(subnets),
             'key_exists': True}
     info.update(pairs)
-    return Client(host, info, facts=facts or client_facts())
+    return Client(host, info, network=network or client_facts())
 
 
 def run(clients, old=None, pool='10.213.0.0/24', pool6=POOL6, server_subnets=(), client_to_client=False):
@@ -117,7 +117,7 @@ def test_bad_ipv6_pools_are_refused(keys, pool6, words):
 
 
 def test_a_pool6_overlapping_a_client_network_is_refused(keys):
-    client = published('h1', 'a', keys[0], facts=client_facts('fd13:213::77'))
+    client = published('h1', 'a', keys[0], network=client_facts('fd13:213::77'))
     assert 'pppssh_server_pool6 fd13:213::/64 overlaps fd13:213::/64 on h1 (eth0)' in errors_of([client])
 
 

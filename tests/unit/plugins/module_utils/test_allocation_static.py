@@ -14,7 +14,7 @@ VAR = 'pppssh_server_static_clients'
 def managed(host, name, key, **extra):
     info = dict({'name': name, 'state': 'present', 'server': 'srv', 'pubkey': key + ' c@h', 'key_exists': True,
                  'subnets': []}, **extra)
-    return Client(host, info, facts={'interfaces': []})
+    return Client(host, info, network={'interfaces': []})
 
 
 def run(clients=(), static=None, old=None, pool='10.213.0.0/24', pool6=None):
