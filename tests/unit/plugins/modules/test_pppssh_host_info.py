@@ -79,14 +79,16 @@ def test_reads_files_and_directories_and_no_sshd_without_a_group_member(tmp_path
 
 
 def gathered_facts(tmp_path):
-    """ansible.builtin.setup's facts of this host (network subset, with min's service_mgr and os_family)."""
-    ansible = os.path.join(os.path.dirname(sys.executable), 'ansible')
-    env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path), ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
-               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    proc = subprocess.run([ansible, 'localhost', '-c', 'local', '-m', 'ansible.builtin.setup', '-a',
-                           'gather_subset=network'], capture_output=True, text=True, env=env, check=False)
+    """ansible.builtin.setup's facts of this host (network subset, with min's service_mgr and os_family),
+    the module run as Ansible runs it, like ours above."""
+    path = tmp_path / 'setup-args.json'
+    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+        'gather_subset': ['network'], '_ansible_remote_tmp': str(tmp_path), '_ansible_tmpdir': None,
+        '_ansible_keep_remote_files': False}}))
+    proc = subprocess.run([sys.executable, '-m', 'ansible.modules.setup', str(path)], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    facts = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']['ansible_facts']
+    facts = json.loads(proc.stdout)['ansible_facts']
     return dict((key[len('ansible_'):] if key.startswith('ansible_') else key, value) for key, value in facts.items())
 
 
