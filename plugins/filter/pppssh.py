@@ -56,8 +56,8 @@ def server_allocation(slurped_state, server, pool, server_subnets, account_prefi
                       server_network=None):
     """The server's client table; see module_utils/allocation.py. ``passwd`` is getent's passwd table,
     ``static_clients`` pppssh_server_static_clients (clients Ansible does not manage), ``server_network``
-the server's interfaces and addresses (pppssh_host_info's ``network``, shaped as setup's facts).
-Each client's own come from what it published as pppssh_client_network_info.
+    the server's interfaces and addresses (pppssh_host_info's ``network``, shaped as setup's facts).
+    Each client's own come from what it published as pppssh_client_network_info.
 
     One allocation.Client per link a client host published (the values of its fact
     pppssh_client_links_info, {link name: info}); a host without that fact (play 1 did not run there)

@@ -4,8 +4,9 @@
 """What a host has for pppssh, read in one module call: the packages missing, kernel PPP support,
 the pppd version, nftables support, the accounts and groups, small files (the allocation, keys), a
 directory's listing, what sshd applies to the client accounts, and the few host facts the roles use
-(the interfaces' addresses, the service manager, the OS family) without gathering facts. Each reading was a task of its own
-(one module start each on the managed host, 2-5 s apiece on the bench guests, issue 17's rerun cost).
+(the interfaces' addresses, the service manager, the OS family) without gathering facts. Each reading
+was a task of its own (one module start each on the managed host, 2-5 s apiece on the bench guests,
+issue 17's rerun cost).
 
 ``run`` is AnsibleModule.run_command (argv list, returns rc, stdout, stderr); the parsers are pure."""
 
@@ -174,8 +175,9 @@ def read_sshd_effective(run, sshd, account):
     return {'account': account, 'settings': out, 'error': None}
 
 
-def _fact_key(interface):
-    """setup's key for an interface's facts: ansible_facts['eth0'], ['br_lan'] for br-lan."""
+def fact_key(interface):
+    """setup's key for an interface's facts: ansible_facts['eth0'], ['br_lan'] for br-lan (network_facts
+    writes it, published.host_networks reads it)."""
     return interface.replace('-', '_').replace('.', '_').replace(':', '_')
 
 
@@ -210,7 +212,7 @@ def network_facts(ip_json):
         if ipv4:
             data['ipv4'] = ipv4[0]
         facts['interfaces'].append(name)
-        facts[_fact_key(name)] = data
+        facts[fact_key(name)] = data
     facts['interfaces'].sort()
     return facts
 

@@ -20,7 +20,7 @@ import ipaddress
 import re
 import struct
 
-from ansible_collections.pppssh.vpn.plugins.module_utils import options
+from ansible_collections.pppssh.vpn.plugins.module_utils import host_probe, options
 
 ED25519 = 'ssh-ed25519'
 # What an ed25519 public key blob holds: string "ssh-ed25519", then a 32-byte string.
@@ -224,7 +224,7 @@ def host_networks(facts):
     for interface in facts.get('interfaces') or []:
         if not isinstance(interface, str) or interface.startswith('ppp-'):
             continue
-        data = facts.get(interface.replace('-', '_').replace('.', '_').replace(':', '_')) or {}
+        data = facts.get(host_probe.fact_key(interface)) or {}
         addresses = ([data['ipv4']] if isinstance(data.get('ipv4'), dict) else []) \
             + [a for a in data.get('ipv4_secondaries') or [] if isinstance(a, dict)]
         for address in addresses:
